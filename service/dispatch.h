@@ -1,0 +1,69 @@
+#ifndef OFFSTAT_DISPATCH_H
+#define OFFSTAT_DISPATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "snapshot.h"
+
+#include "offstat/v1/offstat.pb-c.h"
+
+#define RPC_METHOD_PREFIX "offstat.v1.OffenceStats/"
+/* Default bound on an envelope the service will decode (1 MiB). */
+#define RPC_DEFAULT_MAX_REQUEST (1u << 20)
+
+/*
+ * The state of one call, handed to a handler as protobuf-c's closure data.
+ * A handler either passes its response message to the closure, or calls
+ * rpc_error() and passes NULL.
+ */
+typedef struct rpc_ctx {
+	arena        mem;  /* everything the response is built from */
+	snapshot    *snap; /* the release this call reads */
+	int          code; /* Offstat__V1__Code */
+	const char  *message;
+	const char **details;
+	size_t       ndetails;
+	size_t       capdetails;
+	uint8_t     *payload; /* packed response message */
+	size_t       payload_len;
+	bool         answered;
+	uint64_t     started_ns;
+} rpc_ctx;
+
+/* Sets the call's failure status; the first error wins. */
+void rpc_error(rpc_ctx *ctx, int code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+/* Adds a line to the status details (e.g. one per bad input). */
+void rpc_detail(rpc_ctx *ctx, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+typedef struct {
+	size_t max_request; /* envelopes above this get RESOURCE_EXHAUSTED */
+	bool   unavailable; /* shutting down: answer UNAVAILABLE */
+} dispatch_opts;
+
+typedef struct {
+	int         code;       /* the status sent */
+	const char *method;     /* static; "-" when not decoded */
+	char        request_id[64];
+} dispatch_info;
+
+/*
+ * Answers one request. req holds len bytes as received; *out gets a packed
+ * RpcResponse (malloc'd; the caller frees it) whatever arrived, garbage
+ * included. Returns 0, or -1 only when out of memory.
+ */
+int dispatch_request(const void *req, size_t len, const dispatch_opts *opts,
+    void **out, size_t *outlen, dispatch_info *info);
+
+/* The method table: protobuf-c's service with our handlers (handlers.c). */
+extern Offstat__V1__OffenceStats_Service offstat__service;
+/* The name of a status code, e.g. "NOT_FOUND". */
+const char *dispatch_code_name(int code);
+/* Records the start time that ServerInfo reports. */
+void handlers_started(void);
+
+#endif

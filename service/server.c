@@ -1,0 +1,252 @@
+#include "server.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/util/platform.h>
+
+#include "dispatch.h"
+#include "log.h"
+
+#define DEFAULT_WORKERS 64
+#define MAX_WORKERS 4096
+
+typedef enum { W_INIT, W_RECV, W_SEND } wstate;
+
+typedef struct worker {
+	server  *srv;
+	nng_aio *aio;
+	nng_ctx  ctx;
+	wstate   state;
+	uint64_t t0;
+} worker;
+
+struct server {
+	nng_socket         sock;
+	worker            *workers;
+	size_t             nworkers;
+	dispatch_opts      dopts;
+	atomic_bool        stopping;
+	atomic_int         busy; /* workers between receive and sent */
+	atomic_ullong      served;
+};
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec);
+}
+
+static void
+receive(worker *w)
+{
+	w->state = W_RECV;
+	nng_ctx_recv(w->ctx, w->aio);
+}
+
+/* Answers the message just received on w and starts sending the reply. */
+static void
+answer(worker *w, nng_msg *msg)
+{
+	server       *s = w->srv;
+	void         *out;
+	size_t        outlen;
+	dispatch_info info;
+	dispatch_opts o = s->dopts;
+
+	o.unavailable = atomic_load(&s->stopping);
+	w->t0         = now_ns();
+	if (dispatch_request(nng_msg_body(msg), nng_msg_len(msg), &o, &out,
+	        &outlen, &info) != 0) {
+		/* Out of memory: dropping the request is all that is left;
+		 * the peer's REQ retries or times out. */
+		log_error("out of memory answering a request", NULL);
+		nng_msg_free(msg);
+		atomic_fetch_sub(&s->busy, 1);
+		receive(w);
+		return;
+	}
+	/* Reuse the request's message for the reply: the REP protocol
+	 * keeps its routing header; append, never insert (nng 1.5.2). */
+	nng_msg_clear(msg);
+	if (nng_msg_append(msg, out, outlen) != 0) {
+		free(out);
+		nng_msg_free(msg);
+		atomic_fetch_sub(&s->busy, 1);
+		receive(w);
+		return;
+	}
+	free(out);
+	if (info.code != OFFSTAT__V1__CODE__OK) {
+		log_info("request failed", "method=%s code=%s request_id=\"%s\"",
+		    info.method, dispatch_code_name(info.code),
+		    info.request_id);
+	} else {
+		log_debug("request", "method=%s request_id=\"%s\" us=%llu",
+		    info.method, info.request_id,
+		    (unsigned long long) ((now_ns() - w->t0) / 1000));
+	}
+	nng_aio_set_msg(w->aio, msg);
+	w->state = W_SEND;
+	nng_ctx_send(w->ctx, w->aio);
+}
+
+static void
+worker_cb(void *arg)
+{
+	worker *w = arg;
+	server *s = w->srv;
+	int     rv;
+
+	switch (w->state) {
+	case W_INIT:
+		receive(w);
+		break;
+	case W_RECV:
+		if ((rv = nng_aio_result(w->aio)) != 0) {
+			if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
+				return; /* shutting down */
+			}
+			/* Oversize or broken transfers end up here; the
+			 * worker keeps serving. */
+			log_warn("receive failed", "error=\"%s\"",
+			    nng_strerror(rv));
+			receive(w);
+			break;
+		}
+		atomic_fetch_add(&s->busy, 1);
+		answer(w, nng_aio_get_msg(w->aio));
+		break;
+	case W_SEND:
+		if ((rv = nng_aio_result(w->aio)) != 0) {
+			/* The peer went away: the reply has nowhere to go. */
+			nng_msg_free(nng_aio_get_msg(w->aio));
+		}
+		atomic_fetch_add(&s->served, 1);
+		atomic_fetch_sub(&s->busy, 1);
+		if (rv == NNG_ECLOSED) {
+			return;
+		}
+		receive(w);
+		break;
+	}
+}
+
+int
+server_start(server **out, const server_opts *opts, char *err, size_t errlen)
+{
+	server *s;
+	int     rv;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return (NNG_ENOMEM);
+	}
+	s->dopts.max_request =
+	    opts->max_request ? opts->max_request : RPC_DEFAULT_MAX_REQUEST;
+	s->nworkers = opts->workers ? opts->workers : DEFAULT_WORKERS;
+	if (s->nworkers > MAX_WORKERS) {
+		s->nworkers = MAX_WORKERS;
+	}
+	atomic_init(&s->stopping, false);
+	atomic_init(&s->busy, 0);
+	atomic_init(&s->served, 0);
+	if ((rv = nng_rep0_open(&s->sock)) != 0) {
+		snprintf(err, errlen, "opening the socket: %s", nng_strerror(rv));
+		free(s);
+		return (rv);
+	}
+	/*
+	 * nng 1.5.2 allocates whatever length a peer announces unless told
+	 * otherwise. Messages up to twice the request limit are still taken
+	 * in, so that an oversize request gets a RESOURCE_EXHAUSTED reply;
+	 * beyond that the transport drops the connection.
+	 */
+	size_t hard = s->dopts.max_request * 2 + 4096;
+	if ((rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, hard)) !=
+	    0) {
+		snprintf(err, errlen, "setting the size limit: %s",
+		    nng_strerror(rv));
+		goto fail;
+	}
+	if ((s->workers = calloc(s->nworkers, sizeof(worker))) == NULL) {
+		rv = NNG_ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < s->nworkers; i++) {
+		worker *w = &s->workers[i];
+		w->srv    = s;
+		w->state  = W_INIT;
+		if ((rv = nng_aio_alloc(&w->aio, worker_cb, w)) != 0 ||
+		    (rv = nng_ctx_open(&w->ctx, s->sock)) != 0) {
+			snprintf(err, errlen, "starting workers: %s",
+			    nng_strerror(rv));
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < opts->nurls; i++) {
+		if ((rv = nng_listen(s->sock, opts->urls[i], NULL, 0)) != 0) {
+			snprintf(err, errlen, "listening on %s: %s",
+			    opts->urls[i], nng_strerror(rv));
+			goto fail;
+		}
+		log_info("listening", "url=%s", opts->urls[i]);
+	}
+	for (size_t i = 0; i < s->nworkers; i++) {
+		worker_cb(&s->workers[i]);
+	}
+	*out = s;
+	return (0);
+fail:
+	nng_close(s->sock);
+	for (size_t i = 0; s->workers != NULL && i < s->nworkers; i++) {
+		if (s->workers[i].aio != NULL) {
+			nng_aio_free(s->workers[i].aio);
+		}
+	}
+	free(s->workers);
+	free(s);
+	return (rv);
+}
+
+void
+server_stop(server *s, int timeout_ms)
+{
+	if (s == NULL) {
+		return;
+	}
+	atomic_store(&s->stopping, true);
+	/* Requests already being answered get their replies out. */
+	for (int waited = 0; atomic_load(&s->busy) > 0 && waited < timeout_ms;
+	     waited += 5) {
+		nng_msleep(5);
+	}
+	if (atomic_load(&s->busy) > 0) {
+		log_warn("stopping with requests still in flight", "count=%d",
+		    atomic_load(&s->busy));
+	}
+	for (size_t i = 0; i < s->nworkers; i++) {
+		nng_aio_stop(s->workers[i].aio);
+	}
+	nng_close(s->sock);
+	for (size_t i = 0; i < s->nworkers; i++) {
+		nng_aio_free(s->workers[i].aio);
+	}
+	free(s->workers);
+	free(s);
+}
+
+unsigned long long
+server_served(const server *s)
+{
+	return (atomic_load(&((server *) s)->served));
+}

@@ -1,0 +1,34 @@
+#ifndef OFFSTAT_SERVER_H
+#define OFFSTAT_SERVER_H
+
+#include <stddef.h>
+
+/*
+ * The NNG side of offstatd: one REP socket listening on every URL, served
+ * by a pool of nng_ctx + nng_aio state machines (receive, dispatch, send,
+ * receive again), as nng's demo/async server does. Dispatch is quick and
+ * reads an in-memory snapshot, so it runs on the completion callback.
+ */
+typedef struct server server;
+
+typedef struct {
+	const char *const *urls;        /* where to listen */
+	size_t             nurls;
+	size_t             workers;     /* contexts in flight; 0: default */
+	size_t             max_request; /* bytes; 0: default */
+} server_opts;
+
+/* Opens the socket, starts the listeners and the workers. Returns 0, or an
+ * nng error code with a message in err. */
+int  server_start(server **out, const server_opts *opts, char *err,
+     size_t errlen);
+/*
+ * Stops gracefully: new requests are answered UNAVAILABLE, requests being
+ * answered finish (waiting at most timeout_ms), then the socket closes and
+ * everything is freed. Accepts NULL.
+ */
+void server_stop(server *s, int timeout_ms);
+/* Requests answered so far. */
+unsigned long long server_served(const server *s);
+
+#endif

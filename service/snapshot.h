@@ -1,0 +1,190 @@
+#ifndef OFFSTAT_SNAPSHOT_H
+#define OFFSTAT_SNAPSHOT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "period.h"
+
+/*
+ * An immutable in-memory copy of one committed release of the dataset.
+ * Requests read from a snapshot they hold a reference to, so a load that
+ * commits meanwhile never changes what a reply sees: it swaps in a new
+ * snapshot and the old one is freed when its last reader lets go.
+ */
+
+/* Area kinds, numbered as the wire's AreaKind. */
+enum {
+	AREA_FORCE   = 1,
+	AREA_REGION  = 2,
+	AREA_COUNTRY = 3,
+	AREA_GROUP   = 4,
+	AREA_NATION  = 5,
+	AREA_BODY    = 6,
+};
+
+/* Value flags as bits, numbered as the wire's Flag. */
+enum {
+	FLAG_PROVISIONAL  = 1u << 1,
+	FLAG_REVISED      = 1u << 2,
+	FLAG_SERIES_BREAK = 1u << 3,
+	FLAG_ESTIMATED    = 1u << 4,
+	FLAG_SMALL_NUMBER = 1u << 5,
+	FLAG_INCOMPLETE   = 1u << 6,
+	FLAG_CONFLICT     = 1u << 7,
+};
+#define FLAG_FIRST 1
+#define FLAG_LAST 7
+
+/* Source kinds, numbered as the wire's SourceKind. */
+enum {
+	SOURCE_OPEN_DATA = 1,
+	SOURCE_FOI       = 2,
+	SOURCE_PRESS     = 3,
+	SOURCE_REFERENCE = 4,
+};
+
+typedef struct {
+	const char  *code;
+	const char  *name;
+	int          kind;
+	int          parent; /* index, or -1 */
+	const char **aliases;
+	size_t       naliases;
+	/* For aggregates, the leaf areas it sums (forces, or countries with no
+	 * forces of their own); empty for leaves. */
+	int         *members;
+	size_t       nmembers;
+	uint64_t     population;
+	uint64_t     under18;
+	const char  *population_source;
+	int          region;  /* index, or -1 */
+	int          country; /* index, or -1 */
+	bool         has_children;
+} snap_area;
+
+typedef struct {
+	const char *code;
+	const char *description;
+	const char *group;
+	const char *subgroup;
+	const char *note;
+	unsigned    break_year; /* first year of a new definition; 0: none */
+	const char *break_note;
+	unsigned    min_year; /* range of years holding data; 0 when none */
+	unsigned    max_year;
+} snap_offence;
+
+typedef struct {
+	const char *id;
+	int         kind;
+	const char *title;
+	const char *publisher;
+	const char *published;
+	const char *url;
+	const char *note;
+} snap_source;
+
+typedef struct {
+	uint64_t    value;
+	uint32_t    source;
+	uint16_t    rank; /* 0 is preferred */
+	uint16_t    flags;
+	const char *note;
+} snap_entry;
+
+typedef struct {
+	uint64_t key;
+	uint32_t first; /* into entries[] */
+	uint32_t n;
+} snap_cell;
+
+typedef struct {
+	uint32_t    area;
+	uint32_t    offence;
+	period      from;
+	period      to;
+	double      percent;
+	uint32_t    source;
+	const char *note;
+} snap_change;
+
+typedef struct {
+	const char *key; /* normalised name */
+	int         index;
+} snap_name;
+
+typedef struct snapshot {
+	atomic_int    refs;
+	arena         mem; /* every string and array below */
+	uint64_t      release;
+	const char   *release_label;
+	const char   *loaded_at;
+	snap_area    *areas; /* sorted by code */
+	size_t        nareas;
+	snap_offence *offences; /* sorted by code */
+	size_t        noffences;
+	snap_source  *sources; /* sorted by id */
+	size_t        nsources;
+	snap_entry   *entries; /* grouped by cell, best first */
+	size_t        nentries;
+	snap_cell    *cells; /* open addressing, power-of-two size */
+	size_t        cellcap;
+	size_t        ncells;
+	snap_change  *changes;
+	size_t        nchanges;
+	snap_name    *area_names; /* sorted by key */
+	size_t        narea_names;
+} snapshot;
+
+/* A fresh, empty snapshot with one reference, or NULL (out of memory). */
+snapshot *snapshot_new(void);
+/*
+ * Builds the indexes once the arrays are filled: area hierarchy, members,
+ * names, the cell hash and offence year ranges. entries[] must be grouped by
+ * cell with the best entry first; cell_keys[i] is entry i's cell key.
+ * Returns 0, or -1 (out of memory, or a parent cycle: err says which).
+ */
+int       snapshot_index(snapshot *s, const uint64_t *cell_keys, char *err,
+          size_t errlen);
+snapshot *snapshot_ref(snapshot *s);
+/* Drops a reference; frees on the last. Accepts NULL. */
+void      snapshot_unref(snapshot *s);
+
+/* The cell key of an area, offence and period. */
+uint64_t snapshot_key(uint32_t area, uint32_t offence, const period *p);
+/* Entries for one cell, best first; *n is 0 when there are none. */
+const snap_entry *snapshot_cell(const snapshot *s, uint32_t area,
+    uint32_t offence, const period *p, size_t *n);
+
+/* Index of the area with this code, -1 when none (exact match). */
+int snapshot_area_by_code(const snapshot *s, const char *code);
+int snapshot_offence_by_code(const snapshot *s, const char *code);
+int snapshot_source_by_id(const snapshot *s, const char *id);
+/*
+ * Resolves an area by code or by name/alias, ignoring case, "&"/"and" and
+ * runs of spaces. Returns the index or -1.
+ */
+int snapshot_find_area(const snapshot *s, const char *name);
+/*
+ * Resolves an offence by code (exact, then ignoring case, then ignoring
+ * punctuation when that is unambiguous), then by description (exact
+ * ignoring case, then a unique substring). Returns the index, -1 when
+ * nothing matches, -2 when several do (*cands gets up to ncands of them).
+ */
+int snapshot_find_offence(const snapshot *s, const char *name, int *cands,
+    size_t ncands, size_t *nfound);
+/* True when area a sums into (or is) area b. */
+bool snapshot_area_within(const snapshot *s, int a, int b);
+
+/* The snapshot requests are served from; a reference the caller drops. */
+snapshot *snapshot_current(void);
+/* Makes s current (taking over the caller's reference). */
+void      snapshot_publish(snapshot *s);
+/* Drops the current snapshot, at shutdown. */
+void      snapshot_clear(void);
+
+#endif

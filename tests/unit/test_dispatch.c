@@ -1,0 +1,536 @@
+/*
+ * Envelope, dispatch and handlers in-process, over the bundled dataset in
+ * an in-memory store: the answers the service gives, without NNG.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dataset.h"
+#include "dispatch.h"
+#include "store.h"
+
+static store *st;
+
+static int
+setup(void **state)
+{
+	char      err[512];
+	snapshot *snap;
+	(void) state;
+	if (store_open(&st, ":memory:", err, sizeof(err)) != 0 ||
+	    dataset_seed(st, err, sizeof(err)) != 0 ||
+	    store_load_snapshot(st, &snap, err, sizeof(err)) != 0) {
+		fprintf(stderr, "setup: %s\n", err);
+		return (-1);
+	}
+	snapshot_publish(snap);
+	handlers_started();
+	return (0);
+}
+
+static int
+teardown(void **state)
+{
+	(void) state;
+	snapshot_clear();
+	store_close(st);
+	return (0);
+}
+
+static const dispatch_opts opts = { .max_request = 1u << 20 };
+
+/* Calls a method in-process; returns the response payload message, or
+ * NULL with *code set when the status is not OK. */
+static void *
+call(const char *method, const ProtobufCMessage *req,
+    const ProtobufCMessageDescriptor *resp_desc, int *code)
+{
+	Offstat__V1__RpcRequest env = OFFSTAT__V1__RPC_REQUEST__INIT;
+	uint8_t                *payload, *buf;
+	void                   *out;
+	size_t                  n, outlen;
+	dispatch_info           info;
+	char                    full[128];
+
+	snprintf(full, sizeof(full), "%s%s", RPC_METHOD_PREFIX, method);
+	payload = malloc(protobuf_c_message_get_packed_size(req) + 1);
+	env.payload.len  = protobuf_c_message_pack(req, payload);
+	env.payload.data = payload;
+	env.method       = full;
+	env.request_id   = "r1";
+	buf = malloc(offstat__v1__rpc_request__get_packed_size(&env) + 1);
+	n   = offstat__v1__rpc_request__pack(&env, buf);
+	assert_int_equal(dispatch_request(buf, n, &opts, &out, &outlen, &info),
+	    0);
+	free(buf);
+	free(payload);
+
+	Offstat__V1__RpcResponse *r =
+	    offstat__v1__rpc_response__unpack(NULL, outlen, out);
+	free(out);
+	assert_non_null(r);
+	assert_string_equal(r->request_id, "r1");
+	assert_int_equal(info.code, r->status->code);
+	*code   = r->status->code;
+	void *m = NULL;
+	if (r->status->code == OFFSTAT__V1__CODE__OK) {
+		m = protobuf_c_message_unpack(resp_desc, NULL, r->payload.len,
+		    r->payload.data);
+		assert_non_null(m);
+	}
+	offstat__v1__rpc_response__free_unpacked(r, NULL);
+	return (m);
+}
+
+static bool
+has_flag(Offstat__V1__Flag *flags, size_t n, Offstat__V1__Flag f)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (flags[i] == f) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
+static Offstat__V1__GetCountResponse *
+get_count(const char *area, const char *offence, const char *when,
+    int *code)
+{
+	Offstat__V1__GetCountRequest req = OFFSTAT__V1__GET_COUNT_REQUEST__INIT;
+	Offstat__V1__Period          p   = OFFSTAT__V1__PERIOD__INIT;
+	req.area                         = (char *) area;
+	req.offence                      = (char *) offence;
+	p.text                           = (char *) when;
+	req.period                       = &p;
+	return (call("GetCount", &req.base,
+	    &offstat__v1__get_count_response__descriptor, code));
+}
+
+static void
+test_count_names(void **state)
+{
+	(void) state;
+	int code;
+	/* The same figure by code, by name in any case, by description. */
+	const char *areas[] = { "E23000039", "Dorset", "dorset", "DORSET " };
+	const char *offences[] = { "S15A", "s15a", "s.15A",
+		"sexual communication with a child" };
+	for (size_t i = 0; i < 4; i++) {
+		Offstat__V1__GetCountResponse *r = get_count(areas[i],
+		    offences[i], "2020/21", &code);
+		assert_int_equal(code, 0);
+		assert_string_equal(r->area->code, "E23000039");
+		assert_string_equal(r->offence->code, "S15A");
+		assert_true(r->value->present);
+		assert_int_equal(r->value->count, 62);
+		assert_string_equal(r->value->source_id, "echo-2021");
+		assert_int_equal(r->n_sources, 1);
+		assert_string_equal(r->sources[0]->id, "echo-2021");
+		assert_false(has_flag(r->value->flags, r->value->n_flags,
+		    OFFSTAT__V1__FLAG__CONFLICT));
+		offstat__v1__get_count_response__free_unpacked(r, NULL);
+	}
+	/* Home Office and ONS spellings of the same force. */
+	Offstat__V1__GetCountResponse *a = get_count("Devon and Cornwall",
+	    "88A", "2024/25 Q2", &code);
+	assert_int_equal(code, 0);
+	Offstat__V1__GetCountResponse *b = get_count("devon & cornwall",
+	    "sexual grooming", "2024/25 Q2", &code);
+	assert_int_equal(code, 0);
+	assert_string_equal(a->area->code, b->area->code);
+	assert_int_equal(a->value->count, 65);
+	assert_int_equal(b->value->count, 65);
+	offstat__v1__get_count_response__free_unpacked(a, NULL);
+	offstat__v1__get_count_response__free_unpacked(b, NULL);
+}
+
+static void
+test_count_conflict(void **state)
+{
+	(void) state;
+	int code;
+	/* Two published figures for Dorset 2018/19: 84 is preferred, 61
+	 * (garbled in its article) travels with it as the alternative. */
+	Offstat__V1__GetCountResponse *r = get_count("dorset", "S15A",
+	    "2018/19", &code);
+	assert_int_equal(code, 0);
+	assert_int_equal(r->value->count, 84);
+	assert_true(has_flag(r->value->flags, r->value->n_flags,
+	    OFFSTAT__V1__FLAG__CONFLICT));
+	assert_int_equal(r->value->n_alternatives, 1);
+	assert_int_equal(r->value->alternatives[0]->count, 61);
+	assert_string_equal(r->value->alternatives[0]->source_id, "echo-2021");
+	assert_string_equal(r->value->source_id, "bridport-2019");
+	assert_int_equal(r->n_sources, 2);
+	assert_non_null(strstr(r->value->note, "bridport-2019"));
+	offstat__v1__get_count_response__free_unpacked(r, NULL);
+}
+
+static void
+test_count_sums(void **state)
+{
+	(void) state;
+	int code;
+	/* A year from its quarters: Dorset 88A 2024/25 is 10+12+14+28. */
+	Offstat__V1__GetCountResponse *r = get_count("dorset", "88A",
+	    "2024/25", &code);
+	assert_int_equal(code, 0);
+	assert_true(r->value->present);
+	assert_int_equal(r->value->count, 64);
+	assert_string_equal(r->value->source_id, "ho-prc-open-data");
+	assert_false(has_flag(r->value->flags, r->value->n_flags,
+	    OFFSTAT__V1__FLAG__INCOMPLETE));
+	offstat__v1__get_count_response__free_unpacked(r, NULL);
+
+	/* A quarter under 10 is a small number. */
+	r = get_count("wiltshire", "88A", "2024/25 Q2", &code);
+	assert_int_equal(r->value->count, 9);
+	assert_true(has_flag(r->value->flags, r->value->n_flags,
+	    OFFSTAT__V1__FLAG__SMALL_NUMBER));
+	offstat__v1__get_count_response__free_unpacked(r, NULL);
+
+	/* The region: all five forces, summed. 281+224+64+90+61. */
+	r = get_count("south west", "88A", "2024/25", &code);
+	assert_int_equal(code, 0);
+	assert_int_equal(r->value->count, 720);
+	assert_non_null(r->value->coverage);
+	assert_int_equal(r->value->coverage->method,
+	    OFFSTAT__V1__COVERAGE__METHOD__SUM_OF_MEMBERS);
+	assert_int_equal(r->value->coverage->members_expected, 5);
+	assert_int_equal(r->value->coverage->members_present, 5);
+	assert_int_equal(r->value->coverage->n_missing, 0);
+	offstat__v1__get_count_response__free_unpacked(r, NULL);
+
+	/* England: only the South West's forces have 88A rows bundled. */
+	r = get_count("england", "88A", "2024/25", &code);
+	assert_int_equal(r->value->count, 720);
+	assert_true(has_flag(r->value->flags, r->value->n_flags,
+	    OFFSTAT__V1__FLAG__INCOMPLETE));
+	assert_int_equal(r->value->coverage->members_expected, 39);
+	assert_int_equal(r->value->coverage->members_present, 5);
+	assert_int_equal(r->value->coverage->n_missing, 34);
+	offstat__v1__get_count_response__free_unpacked(r, NULL);
+
+	/* A published aggregate is used as published. */
+	r = get_count("south west", "S15A", "2017/18", &code);
+	assert_int_equal(r->value->count, 377);
+	assert_int_equal(r->value->coverage->method,
+	    OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED);
+	offstat__v1__get_count_response__free_unpacked(r, NULL);
+
+	/* No figure is absent, not zero. */
+	r = get_count("dorset", "S15A", "2012/13", &code);
+	assert_int_equal(code, 0);
+	assert_false(r->value->present);
+	assert_int_equal(r->value->count, 0);
+	offstat__v1__get_count_response__free_unpacked(r, NULL);
+
+	/* 88A before 2017/18 excludes s.15A: a series break. */
+	r = get_count("england and wales", "88A", "2016/17", &code);
+	assert_int_equal(r->value->count, 1156);
+	assert_true(has_flag(r->value->flags, r->value->n_flags,
+	    OFFSTAT__V1__FLAG__SERIES_BREAK));
+	offstat__v1__get_count_response__free_unpacked(r, NULL);
+
+	/* A rolling year as published. */
+	r = get_count("england and wales", "88A", "year ending June 2024",
+	    &code);
+	assert_int_equal(r->value->count, 7479);
+	assert_string_equal(r->value->period->text, "year ending June 2024");
+	offstat__v1__get_count_response__free_unpacked(r, NULL);
+}
+
+static void
+test_count_errors(void **state)
+{
+	(void) state;
+	int code;
+	assert_null(get_count("narnia", "88A", "2024/25", &code));
+	assert_int_equal(code, OFFSTAT__V1__CODE__NOT_FOUND);
+	assert_null(get_count("dorset", "no such offence", "2024/25", &code));
+	assert_int_equal(code, OFFSTAT__V1__CODE__NOT_FOUND);
+	assert_null(get_count("dorset", "88A", "2024/26", &code));
+	assert_int_equal(code, OFFSTAT__V1__CODE__INVALID_ARGUMENT);
+	assert_null(get_count("", "88A", "2024/25", &code));
+	assert_int_equal(code, OFFSTAT__V1__CODE__INVALID_ARGUMENT);
+	assert_null(get_count("dorset", "", "2024/25", &code));
+	assert_int_equal(code, OFFSTAT__V1__CODE__INVALID_ARGUMENT);
+}
+
+static void
+test_series(void **state)
+{
+	(void) state;
+	int                          code;
+	Offstat__V1__GetSeriesRequest req = OFFSTAT__V1__GET_SERIES_REQUEST__INIT;
+	Offstat__V1__Period          from = OFFSTAT__V1__PERIOD__INIT;
+	Offstat__V1__Period          to   = OFFSTAT__V1__PERIOD__INIT;
+	req.area                          = "dorset";
+	req.offence                       = "S15A";
+	from.text                         = "2017/18";
+	to.text                           = "2020/21";
+	req.from                          = &from;
+	req.to                            = &to;
+	Offstat__V1__GetSeriesResponse *r = call("GetSeries", &req.base,
+	    &offstat__v1__get_series_response__descriptor, &code);
+	assert_int_equal(code, 0);
+	assert_int_equal(r->n_points, 4);
+	const uint64_t want[] = { 37, 84, 61, 62 };
+	for (size_t i = 0; i < 4; i++) {
+		assert_true(r->points[i]->present);
+		assert_int_equal(r->points[i]->count, want[i]);
+		assert_int_equal(r->points[i]->period->year, 2017 + i);
+	}
+	offstat__v1__get_series_response__free_unpacked(r, NULL);
+
+	/* Quarterly, with open ends: the offence's data range. */
+	req.area        = "dorset";
+	req.offence     = "88A";
+	req.from        = NULL;
+	req.to          = NULL;
+	req.granularity = OFFSTAT__V1__GRANULARITY__QUARTERLY;
+	from.text       = "2024/25 Q1";
+	req.from        = &from;
+	r = call("GetSeries", &req.base,
+	    &offstat__v1__get_series_response__descriptor, &code);
+	assert_int_equal(code, 0);
+	assert_int_equal(r->n_points, 4);
+	assert_int_equal(r->points[3]->count, 28);
+	assert_string_equal(r->points[3]->period->text, "2024/25 Q4");
+	offstat__v1__get_series_response__free_unpacked(r, NULL);
+
+	/* Backwards and absurd ranges. */
+	req.granularity = OFFSTAT__V1__GRANULARITY__YEARLY;
+	from.text       = "2020/21";
+	to.text         = "2017/18";
+	req.to          = &to;
+	assert_null(call("GetSeries", &req.base,
+	    &offstat__v1__get_series_response__descriptor, &code));
+	assert_int_equal(code, OFFSTAT__V1__CODE__INVALID_ARGUMENT);
+	req.granularity = (Offstat__V1__Granularity) 9;
+	assert_null(call("GetSeries", &req.base,
+	    &offstat__v1__get_series_response__descriptor, &code));
+	assert_int_equal(code, OFFSTAT__V1__CODE__INVALID_ARGUMENT);
+}
+
+static Offstat__V1__CompareTrendResponse *
+compare(const char *area, const char *offence, const char *base,
+    const char *end, int *code)
+{
+	Offstat__V1__CompareTrendRequest req =
+	    OFFSTAT__V1__COMPARE_TREND_REQUEST__INIT;
+	Offstat__V1__Period b = OFFSTAT__V1__PERIOD__INIT;
+	Offstat__V1__Period e = OFFSTAT__V1__PERIOD__INIT;
+	req.area              = (char *) area;
+	req.offence           = (char *) offence;
+	b.text                = (char *) base;
+	e.text                = (char *) end;
+	req.base_period       = &b;
+	req.end_period        = &e;
+	return (call("CompareTrend", &req.base,
+	    &offstat__v1__compare_trend_response__descriptor, code));
+}
+
+static void
+test_compare_seed(void **state)
+{
+	(void) state;
+	int code;
+	/* The motivating comparison: Dorset 37 -> 62 is +67.6%. */
+	Offstat__V1__CompareTrendResponse *r = compare("dorset", "s15a",
+	    "2017/18", "2020/21", &code);
+	assert_int_equal(code, 0);
+	Offstat__V1__Trend *s = r->subject;
+	assert_true(s->change_known);
+	assert_int_equal(s->base_value->count, 37);
+	assert_int_equal(s->end_value->count, 62);
+	assert_int_equal(s->change, 25);
+	assert_true(s->percent_known);
+	assert_float_equal(s->percent_change, 67.567567, 1e-5);
+	assert_non_null(strstr(r->summary, "up 67.6%"));
+	/* Comparators: every area Dorset sums into. */
+	assert_int_equal(r->n_comparators, 4);
+	assert_string_equal(r->comparators[0]->area->code, "E12000009");
+	assert_string_equal(r->comparators[1]->area->code, "E92000001");
+	assert_string_equal(r->comparators[2]->area->code, "K04000001");
+	assert_string_equal(r->comparators[3]->area->code, "K02000001");
+	/* The South West: 377 published for 2017/18, no 2020/21 count, a
+	 * published change of +28.6% for the same span. */
+	Offstat__V1__Trend *sw = r->comparators[0];
+	assert_true(sw->base_value->present);
+	assert_int_equal(sw->base_value->count, 377);
+	assert_false(sw->end_value->present);
+	assert_false(sw->change_known);
+	assert_false(sw->difference_known);
+	assert_int_equal(sw->n_published_changes, 1);
+	assert_float_equal(sw->published_changes[0]->percent, 28.6, 1e-9);
+	assert_non_null(strstr(r->summary, "+28.6%"));
+	/* England and Wales: 3,217 for 2017/18 only. */
+	assert_int_equal(r->comparators[2]->base_value->count, 3217);
+	assert_false(r->comparators[2]->change_known);
+	/* Every source named is listed. */
+	bool echo = false;
+	for (size_t i = 0; i < r->n_sources; i++) {
+		echo |= strcmp(r->sources[i]->id, "echo-2021") == 0;
+	}
+	assert_true(echo);
+	offstat__v1__compare_trend_response__free_unpacked(r, NULL);
+}
+
+static void
+test_compare_like_for_like(void **state)
+{
+	(void) state;
+	int code;
+	/* South West published figures: 377 -> 481 is +27.6%. */
+	Offstat__V1__CompareTrendResponse *r = compare("south west", "S15A",
+	    "2017/18", "2021/22", &code);
+	assert_int_equal(code, 0);
+	assert_true(r->subject->percent_known);
+	assert_float_equal(r->subject->percent_change, 27.586207, 1e-5);
+	offstat__v1__compare_trend_response__free_unpacked(r, NULL);
+
+	/* England and Wales: 3,217 -> 4,373 is +35.9%. */
+	r = compare("england and wales", "S15A", "2017/18", "2018/19", &code);
+	assert_float_equal(r->subject->percent_change, 35.934100, 1e-5);
+	offstat__v1__compare_trend_response__free_unpacked(r, NULL);
+
+	/* Quarter to quarter in the South West: the region is summed over
+	 * its other forces like for like, with a difference in points. */
+	r = compare("dorset", "88A", "2024/25 Q1", "2024/25 Q4", &code);
+	assert_int_equal(code, 0);
+	assert_int_equal(r->subject->change, 18);
+	assert_float_equal(r->subject->percent_change, 180.0, 1e-9);
+	Offstat__V1__Trend *sw = r->comparators[0];
+	assert_true(sw->change_known);
+	/* 72+55+10+31+22 = 190 -> 65+52+28+20+17 = 182 */
+	assert_int_equal(sw->base_value->count, 190);
+	assert_int_equal(sw->end_value->count, 182);
+	assert_true(sw->difference_known);
+	assert_float_equal(sw->difference_pp, 180.0 - (-8.0 / 190 * 100),
+	    1e-9);
+	/* England: summed over the five forces that have figures. */
+	Offstat__V1__Trend *en = r->comparators[1];
+	assert_true(en->change_known);
+	assert_non_null(en->coverage);
+	assert_int_equal(en->coverage->members_present, 5);
+	assert_int_equal(en->coverage->n_missing, 34);
+	bool incomplete = false;
+	for (size_t i = 0; i < en->n_flags; i++) {
+		incomplete |= en->flags[i] == OFFSTAT__V1__FLAG__INCOMPLETE;
+	}
+	assert_true(incomplete);
+	offstat__v1__compare_trend_response__free_unpacked(r, NULL);
+}
+
+static void
+test_compare_series_break(void **state)
+{
+	(void) state;
+	int code;
+	Offstat__V1__CompareTrendResponse *r = compare("england and wales",
+	    "88A", "2016/17", "year ending June 2024", &code);
+	assert_int_equal(code, 0);
+	assert_true(r->subject->change_known);
+	assert_int_equal(r->subject->change, 7479 - 1156);
+	assert_true(has_flag(r->subject->flags, r->subject->n_flags,
+	    OFFSTAT__V1__FLAG__SERIES_BREAK));
+	assert_non_null(strstr(r->subject->note, "series breaks"));
+	offstat__v1__compare_trend_response__free_unpacked(r, NULL);
+}
+
+static void
+test_catalogue(void **state)
+{
+	(void) state;
+	int                          code;
+	Offstat__V1__ListAreasRequest la = OFFSTAT__V1__LIST_AREAS_REQUEST__INIT;
+	Offstat__V1__PageRequest     pg  = OFFSTAT__V1__PAGE_REQUEST__INIT;
+	la.kind                          = OFFSTAT__V1__AREA_KIND__FORCE;
+	la.page                          = &pg;
+	pg.page_size                     = 40;
+	Offstat__V1__ListAreasResponse *a = call("ListAreas", &la.base,
+	    &offstat__v1__list_areas_response__descriptor, &code);
+	assert_int_equal(code, 0);
+	assert_int_equal(a->total, 43);
+	assert_int_equal(a->n_areas, 40);
+	assert_string_equal(a->next_page_token, "40");
+	pg.page_token = "40";
+	offstat__v1__list_areas_response__free_unpacked(a, NULL);
+	a = call("ListAreas", &la.base,
+	    &offstat__v1__list_areas_response__descriptor, &code);
+	assert_int_equal(a->n_areas, 3);
+	assert_string_equal(a->next_page_token, "");
+	assert_string_equal(a->areas[2]->code, "W15000004");
+	offstat__v1__list_areas_response__free_unpacked(a, NULL);
+
+	/* Forces of the South West, with populations. */
+	la.kind       = OFFSTAT__V1__AREA_KIND__FORCE;
+	la.parent     = "south west";
+	pg.page_token = "";
+	a             = call("ListAreas", &la.base,
+	                &offstat__v1__list_areas_response__descriptor, &code);
+	assert_int_equal(a->total, 5);
+	for (size_t i = 0; i < a->n_areas; i++) {
+		assert_string_equal(a->areas[i]->region_code, "E12000009");
+		assert_true(a->areas[i]->population > 500000);
+	}
+	offstat__v1__list_areas_response__free_unpacked(a, NULL);
+
+	Offstat__V1__ListOffencesRequest lo =
+	    OFFSTAT__V1__LIST_OFFENCES_REQUEST__INIT;
+	lo.query = "grooming";
+	Offstat__V1__ListOffencesResponse *o = call("ListOffences", &lo.base,
+	    &offstat__v1__list_offences_response__descriptor, &code);
+	assert_int_equal(code, 0);
+	assert_int_equal(o->total, 1);
+	assert_string_equal(o->offences[0]->code, "88A");
+	assert_int_equal(o->offences[0]->n_breaks, 1);
+	assert_int_equal(o->offences[0]->breaks[0]->year, 2017);
+	offstat__v1__list_offences_response__free_unpacked(o, NULL);
+
+	Offstat__V1__ListSourcesRequest ls =
+	    OFFSTAT__V1__LIST_SOURCES_REQUEST__INIT;
+	Offstat__V1__ListSourcesResponse *s = call("ListSources", &ls.base,
+	    &offstat__v1__list_sources_response__descriptor, &code);
+	assert_int_equal(code, 0);
+	assert_true(s->total >= 10);
+	assert_int_equal(s->n_sources, s->total);
+	offstat__v1__list_sources_response__free_unpacked(s, NULL);
+
+	Offstat__V1__ServerInfoRequest si = OFFSTAT__V1__SERVER_INFO_REQUEST__INIT;
+	Offstat__V1__ServerInfoResponse *info = call("ServerInfo", &si.base,
+	    &offstat__v1__server_info_response__descriptor, &code);
+	assert_int_equal(code, 0);
+	assert_string_equal(info->version, OFFSTAT_VERSION_STRING);
+	assert_int_equal(info->areas, 63);
+	assert_true(info->offences >= 146);
+	assert_non_null(strstr(info->release, "bundled"));
+	offstat__v1__server_info_response__free_unpacked(info, NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_count_names),
+		cmocka_unit_test(test_count_conflict),
+		cmocka_unit_test(test_count_sums),
+		cmocka_unit_test(test_count_errors),
+		cmocka_unit_test(test_series),
+		cmocka_unit_test(test_compare_seed),
+		cmocka_unit_test(test_compare_like_for_like),
+		cmocka_unit_test(test_compare_series_break),
+		cmocka_unit_test(test_catalogue),
+	};
+	return (cmocka_run_group_tests(tests, setup, teardown));
+}
