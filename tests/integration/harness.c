@@ -100,7 +100,6 @@ harness_start(harness_server *s, int tcp, const char *const *extra)
 	static int  seq;
 	const char *argv[32];
 	int         argc = 0;
-	char        db[256];
 
 	snprintf(s->dir, sizeof(s->dir), "/tmp/offstat-test-XXXXXX");
 	if (mkdtemp(s->dir) == NULL) {
@@ -114,7 +113,7 @@ harness_start(harness_server *s, int tcp, const char *const *extra)
 		snprintf(s->url, sizeof(s->url), "ipc://%s/s%d.ipc", s->dir,
 		    seq++);
 	}
-	snprintf(db, sizeof(db), "%s/offstat.db", s->dir);
+	snprintf(s->db, sizeof(s->db), "%s/offstat.db", s->dir);
 	argv[argc++] = OFFSTATD;
 	argv[argc++] = "--listen";
 	argv[argc++] = s->url;
@@ -127,7 +126,7 @@ harness_start(harness_server *s, int tcp, const char *const *extra)
 	}
 	if (!has_db && argc < 30) {
 		argv[argc++] = "--db";
-		argv[argc++] = strdup(db);
+		argv[argc++] = s->db;
 	}
 	argv[argc] = NULL;
 	if ((s->pid = fork()) < 0) {

@@ -12,6 +12,7 @@ typedef struct {
 	pid_t pid;
 	char  url[256];
 	char  dir[128]; /* a private temporary folder */
+	char  db[256];  /* the database, unless the test names one */
 } harness_server;
 
 /*
