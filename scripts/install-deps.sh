@@ -7,7 +7,7 @@ set -eu
 PACKAGES="gcc make cmake pkg-config
 libnng-dev libprotobuf-c-dev protobuf-c-compiler
 libcmocka-dev libsqlite3-dev libgsl-dev
-python3 sqlite3"
+python3 sqlite3 protobuf-compiler nng-utils"
 
 missing=""
 for p in $PACKAGES; do

@@ -33,13 +33,20 @@ int csv_open(csv_reader **out, const char *buf, size_t len);
  * quote in an unquoted field, text after a closing quote, a NUL byte, a
  * bound exceeded), with the reason in csv_error(); -2 when out of memory,
  * after which the reader is at the end. After -1 the reader carries on at
- * the next line, so a caller can report every bad line: after a quote that
- * never closes, that is the line after the one the quote opened on. *line
- * is the physical line (from 1) the record starts on, for good and bad
- * records alike.
+ * the next line, so a caller can report every bad line; when a quoted field
+ * of the bad record ran over lines, that is the line after the one the
+ * quote opened on, so the rows a missing quote swallowed are read again.
+ * *line is the physical line (from 1) the record starts on, for good and
+ * bad records alike.
  */
 int csv_next(csv_reader *r, size_t *nfields, const char *const **fields,
-    unsigned *line);
+             unsigned *line);
+
+/*
+ * The lengths of the fields csv_next() last returned, sparing callers a
+ * strlen() of each; valid until the next call.
+ */
+const size_t *csv_lengths(const csv_reader *r);
 
 /* Why the last csv_next() returned -1, without a line number; "" before. */
 const char *csv_error(const csv_reader *r);

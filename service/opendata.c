@@ -32,7 +32,7 @@ pool_strndup(od_pool *pool, const char *s, size_t len)
 	od_block *b = pool->head;
 
 	if (b == NULL || b->size - b->used < len + 1) {
-		size_t size = len + 1 > POOL_BLOCK / 4 ? len + 1 : POOL_BLOCK;
+		size_t size  = len + 1 > POOL_BLOCK / 4 ? len + 1 : POOL_BLOCK;
 		od_block *nb = malloc(sizeof(*nb) + size);
 		if (nb == NULL) {
 			return (NULL);
@@ -70,35 +70,69 @@ pool_free(od_pool *pool)
 	free(pool);
 }
 
-/* One distinct string; a force name also caches what it resolved to. */
+/*
+ * One distinct string. A force name also keeps what it resolved to, and an
+ * offence code the texts its last row had, which most rows repeat.
+ */
 typedef struct {
 	const char *s;
 	size_t      len;
 	uint64_t    hash;
 	const char *area;
+	uint32_t    area_ix; /* index + 1 of the area code */
 	bool        resolved;
+	uint32_t    text[3]; /* description, group, subgroup: index + 1 */
 } istr;
+
+/* The periods from 1990/91 Q1 to 2100/01 Q4. */
+#define NPERIODS ((2100 - 1990 + 1) * 4)
+
+/*
+ * The periods seen for one area and offence code, so that a duplicate
+ * costs a bit test and the table stays small (one entry per area and code,
+ * not per row). The pair's rows are chained newest first, to find the
+ * earlier line when a message names it.
+ */
+typedef struct {
+	uint32_t area, code; /* string indices */
+	uint32_t last;       /* the pair's latest row, index + 1 */
+	uint64_t seen[(NPERIODS + 63) / 64];
+} pair;
 
 typedef struct {
 	od_file      *f;
 	od_pool      *pool;
 	od_resolve_fn resolve;
 	void         *arg;
-	istr         *strs; /* open addressing, power-of-two size */
+	istr         *strs; /* in order of first sight; indices are stable */
 	size_t        nstrs, strcap;
-	size_t       *keys; /* row index + 1 per slot, 0 when empty */
-	size_t        keycap;
+	uint32_t     *slots; /* index + 1 into strs, 0 when empty */
+	size_t        slotcap;
+	pair         *pairs;
+	size_t        npairs, paircap;
+	uint32_t     *pslots; /* index + 1 into pairs, 0 when empty */
+	size_t        pslotcap;
+	uint32_t     *prev; /* per row: the pair's previous row, index + 1 */
+	uint32_t      last_force; /* index + 1 */
 	size_t        rowcap, errcap;
 	bool          oom;
 } parser;
 
-static const char *const columns[OD_NCOLS] = { "Financial Year",
-	"Financial Quarter", "Force Name", "Offence Description",
-	"Offence Group", "Offence Subgroup", "Offence Code",
-	"Number of Offences" };
+static const char *const columns[OD_NCOLS] = {
+        "Financial Year",      "Financial Quarter", "Force Name",
+        "Offence Description", "Offence Group",     "Offence Subgroup",
+        "Offence Code",        "Number of Offences"};
 
-enum { C_YEAR, C_QUARTER, C_FORCE, C_DESC, C_GROUP, C_SUBGROUP, C_CODE,
-	C_COUNT };
+enum {
+	C_YEAR,
+	C_QUARTER,
+	C_FORCE,
+	C_DESC,
+	C_GROUP,
+	C_SUBGROUP,
+	C_CODE,
+	C_COUNT
+};
 
 static inline uint64_t
 mix(uint64_t h)
@@ -111,7 +145,7 @@ mix(uint64_t h)
 	return (h);
 }
 
-/* Eight bytes a step: strings are hashed once per field of every row. */
+/* Eight bytes a step: strings are hashed once per field of many rows. */
 static uint64_t
 hash_bytes(const char *s, size_t len)
 {
@@ -124,108 +158,132 @@ hash_bytes(const char *s, size_t len)
 		h ^= h >> 29;
 	}
 	w = 0;
-	memcpy(&w, s, len);
+	for (size_t i = 0; i < len; i++) {
+		w |= (uint64_t)(unsigned char)s[i] << (8 * i);
+	}
 	return (mix(h ^ w));
 }
 
 static int
-grow_strs(parser *p)
+grow_slots(parser *p)
 {
-	size_t cap  = p->strcap ? p->strcap * 2 : 1024;
-	istr  *strs = calloc(cap, sizeof(*strs));
-	if (strs == NULL) {
+	size_t    cap   = p->slotcap ? p->slotcap * 2 : 1024;
+	uint32_t *slots = calloc(cap, sizeof(*slots));
+	if (slots == NULL) {
 		return (-1);
 	}
-	for (size_t i = 0; i < p->strcap; i++) {
-		if (p->strs[i].s != NULL) {
-			size_t j = (size_t) p->strs[i].hash & (cap - 1);
-			while (strs[j].s != NULL) {
-				j = (j + 1) & (cap - 1);
-			}
-			strs[j] = p->strs[i];
+	for (size_t i = 0; i < p->nstrs; i++) {
+		size_t j = (size_t)p->strs[i].hash & (cap - 1);
+		while (slots[j] != 0) {
+			j = (j + 1) & (cap - 1);
 		}
+		slots[j] = (uint32_t)(i + 1);
 	}
-	free(p->strs);
-	p->strs   = strs;
-	p->strcap = cap;
+	free(p->slots);
+	p->slots   = slots;
+	p->slotcap = cap;
 	return (0);
 }
 
-/* The slot of the pooled copy of s[0..len), or -1 when out of memory. */
+static bool
+same(const istr *e, const char *s, size_t len)
+{
+	return (e->len == len && memcmp(e->s, s, len) == 0);
+}
+
+/* The index of the pooled copy of s[0..len), or -1 when out of memory. */
 static long
 intern(parser *p, const char *s, size_t len)
 {
-	if (2 * (p->nstrs + 1) > p->strcap && grow_strs(p) != 0) {
+	if (2 * (p->nstrs + 1) > p->slotcap && grow_slots(p) != 0) {
 		return (-1);
 	}
 	uint64_t h = hash_bytes(s, len);
-	size_t   j = (size_t) h & (p->strcap - 1);
-	for (; p->strs[j].s != NULL; j = (j + 1) & (p->strcap - 1)) {
-		if (p->strs[j].hash == h && p->strs[j].len == len &&
-		    memcmp(p->strs[j].s, s, len) == 0) {
-			return ((long) j);
+	size_t   j = (size_t)h & (p->slotcap - 1);
+	for (; p->slots[j] != 0; j = (j + 1) & (p->slotcap - 1)) {
+		istr *e = &p->strs[p->slots[j] - 1];
+		if (e->hash == h && same(e, s, len)) {
+			return ((long)(p->slots[j] - 1));
 		}
+	}
+	if (p->nstrs == p->strcap) {
+		size_t cap = p->strcap ? p->strcap * 2 : 512;
+		istr  *v;
+		if (cap > UINT32_MAX - 1 ||
+		    (v = realloc(p->strs, cap * sizeof(*v))) == NULL) {
+			return (-1);
+		}
+		p->strs   = v;
+		p->strcap = cap;
 	}
 	const char *copy = pool_strndup(p->pool, s, len);
 	if (copy == NULL) {
 		return (-1);
 	}
-	p->strs[j] = (istr){ .s = copy, .len = len, .hash = h };
-	p->nstrs++;
-	return ((long) j);
+	p->strs[p->nstrs] = (istr){.s = copy, .len = len, .hash = h};
+	p->slots[j]       = (uint32_t)(p->nstrs + 1);
+	return ((long)p->nstrs++);
 }
 
 static uint64_t
-row_hash(const od_row *r)
+pair_hash(uint32_t area, uint32_t code)
 {
-	return (mix((uint64_t) (uintptr_t) r->area ^
-	    mix((uint64_t) (uintptr_t) r->code) ^
-	    ((uint64_t) r->year << 40 | (uint64_t) r->quarter << 32)));
+	return (mix((uint64_t)area << 32 | code));
 }
 
-/*
- * Finds a row earlier in the file with r's area, code and period; if there
- * is none, records r (rows[n]) for later rows. Interned strings compare by
- * pointer.
- */
 static int
-find_dup(parser *p, size_t n, const od_row **dup)
+grow_pairs(parser *p)
 {
-	const od_row *rows = p->f->rows;
-	const od_row *r    = &rows[n];
-
-	*dup = NULL;
-	if (2 * (n + 1) > p->keycap) {
-		size_t  cap  = p->keycap ? p->keycap * 2 : 4096;
-		size_t *keys = calloc(cap, sizeof(*keys));
-		if (keys == NULL) {
-			return (-1);
-		}
-		for (size_t i = 0; i < p->keycap; i++) {
-			if (p->keys[i] != 0) {
-				size_t j = (size_t) row_hash(&rows[p->keys[i] - 1]) &
-				    (cap - 1);
-				while (keys[j] != 0) {
-					j = (j + 1) & (cap - 1);
-				}
-				keys[j] = p->keys[i];
-			}
-		}
-		free(p->keys);
-		p->keys   = keys;
-		p->keycap = cap;
+	size_t    cap   = p->pslotcap ? p->pslotcap * 2 : 1024;
+	uint32_t *slots = calloc(cap, sizeof(*slots));
+	if (slots == NULL) {
+		return (-1);
 	}
-	size_t j = (size_t) row_hash(r) & (p->keycap - 1);
-	for (; p->keys[j] != 0; j = (j + 1) & (p->keycap - 1)) {
-		const od_row *o = &rows[p->keys[j] - 1];
-		if (o->area == r->area && o->code == r->code &&
-		    o->year == r->year && o->quarter == r->quarter) {
-			*dup = o;
-			return (0);
+	for (size_t i = 0; i < p->npairs; i++) {
+		size_t j =
+		        (size_t)pair_hash(p->pairs[i].area, p->pairs[i].code) &
+		        (cap - 1);
+		while (slots[j] != 0) {
+			j = (j + 1) & (cap - 1);
 		}
+		slots[j] = (uint32_t)(i + 1);
 	}
-	p->keys[j] = n + 1;
+	free(p->pslots);
+	p->pslots   = slots;
+	p->pslotcap = cap;
 	return (0);
+}
+
+/* The entry for an area and code, made when new; NULL when out of memory. */
+static pair *
+find_pair(parser *p, uint32_t area, uint32_t code)
+{
+	if (2 * (p->npairs + 1) > p->pslotcap && grow_pairs(p) != 0) {
+		return (NULL);
+	}
+	size_t j = (size_t)pair_hash(area, code) & (p->pslotcap - 1);
+	for (; p->pslots[j] != 0; j = (j + 1) & (p->pslotcap - 1)) {
+		pair *e = &p->pairs[p->pslots[j] - 1];
+		if (e->area == area && e->code == code) {
+			return (e);
+		}
+	}
+	if (p->npairs == p->paircap) {
+		size_t cap = p->paircap ? p->paircap * 2 : 256;
+		pair  *v;
+		if (cap > UINT32_MAX - 1 ||
+		    (v = realloc(p->pairs, cap * sizeof(*v))) == NULL) {
+			return (NULL);
+		}
+		p->pairs   = v;
+		p->paircap = cap;
+	}
+	pair *e = &p->pairs[p->npairs];
+	memset(e, 0, sizeof(*e));
+	e->area      = area;
+	e->code      = code;
+	p->pslots[j] = (uint32_t)++p->npairs;
+	return (e);
 }
 
 /*
@@ -273,13 +331,34 @@ is_control(const unsigned char *s, size_t clen)
 	                  : (clen == 2 && s[0] == 0xC2 && s[1] < 0xA0));
 }
 
+#define ONES  UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/* Nonzero when a byte of w is zero (a classic bit trick). */
+static inline uint64_t
+has_zero(uint64_t w)
+{
+	return ((w - ONES) & ~w & HIGHS);
+}
+
 /* Why s[0..len) is not acceptable text, or NULL when it is. */
 static const char *
 check_text(const char *s, size_t len)
 {
-	const unsigned char *u = (const unsigned char *) s;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t               i = 0;
 
-	for (size_t i = 0; i < len;) {
+	/* Printable ASCII, eight bytes a step: no high bit set, no byte
+	 * below 0x20 (borrows on subtracting 0x20), no DEL. */
+	for (; len - i >= 8; i += 8) {
+		uint64_t w;
+		memcpy(&w, u + i, 8);
+		if (((w | (w - ONES * 0x20)) & HIGHS) != 0 ||
+		    has_zero(w ^ (ONES * 0x7F))) {
+			break;
+		}
+	}
+	while (i < len) {
 		if (u[i] >= 0x20 && u[i] < 0x7F) {
 			i++;
 			continue;
@@ -303,7 +382,7 @@ check_text(const char *s, size_t len)
 static const char *
 show(char *buf, size_t size, const char *s, size_t len)
 {
-	const unsigned char *u   = (const unsigned char *) s;
+	const unsigned char *u   = (const unsigned char *)s;
 	size_t               out = 0;
 	size_t               max = size - 4; /* room for "..." and NUL */
 
@@ -328,23 +407,12 @@ show(char *buf, size_t size, const char *s, size_t len)
 	return (buf);
 }
 
+/* Callers apply the cap, so that running out of memory can be told. */
 static void
-bad_line(parser *p, unsigned line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Counts a bad line and keeps its message while under the cap. */
-static void
-bad_line(parser *p, unsigned line, const char *fmt, ...)
+keep(parser *p, const char *msg)
 {
 	od_file *f = p->f;
-	char     msg[512];
-	int      n;
-	va_list  ap;
 
-	f->nbad++;
-	if (f->nerrors >= OD_MAX_ERRORS) {
-		return;
-	}
 	if (f->nerrors == p->errcap) {
 		size_t cap  = p->errcap ? p->errcap * 2 : 16;
 		char **errs = realloc(f->errors, cap * sizeof(*errs));
@@ -355,16 +423,33 @@ bad_line(parser *p, unsigned line, const char *fmt, ...)
 		f->errors = errs;
 		p->errcap = cap;
 	}
-	n = snprintf(msg, sizeof(msg), "line %u: ", line);
-	va_start(ap, fmt);
-	vsnprintf(msg + n, sizeof(msg) - (size_t) n, fmt, ap);
-	va_end(ap);
 	char *copy = pool_strndup(p->pool, msg, strlen(msg));
 	if (copy == NULL) {
 		p->oom = true;
 		return;
 	}
 	f->errors[f->nerrors++] = copy;
+}
+
+static void bad_line(parser *p, unsigned line, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void
+bad_line(parser *p, unsigned line, const char *fmt, ...)
+{
+	char    msg[512];
+	int     n;
+	va_list ap;
+
+	p->f->nbad++;
+	if (p->f->nerrors >= OD_MAX_ERRORS) {
+		return;
+	}
+	n = snprintf(msg, sizeof(msg), "line %u: ", line);
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	keep(p, msg);
 }
 
 static bool
@@ -389,10 +474,10 @@ parse_year(const char *s, size_t len, unsigned *year)
 	    !is_digits(s + 5, 2)) {
 		return (false);
 	}
-	unsigned y = (unsigned) (s[0] - '0') * 1000 +
-	    (unsigned) (s[1] - '0') * 100 + (unsigned) (s[2] - '0') * 10 +
-	    (unsigned) (s[3] - '0');
-	unsigned next = (unsigned) (s[5] - '0') * 10 + (unsigned) (s[6] - '0');
+	unsigned y = (unsigned)(s[0] - '0') * 1000 +
+	             (unsigned)(s[1] - '0') * 100 +
+	             (unsigned)(s[2] - '0') * 10 + (unsigned)(s[3] - '0');
+	unsigned next = (unsigned)(s[5] - '0') * 10 + (unsigned)(s[6] - '0');
 	if (y < 1990 || y > 2100 || (y + 1) % 100 != next) {
 		return (false);
 	}
@@ -410,7 +495,7 @@ parse_count(const char *s, size_t len, uint64_t *out)
 		return (-1);
 	}
 	for (size_t i = 0; i < len; i++) {
-		v = v * 10 + (uint64_t) (s[i] - '0');
+		v = v * 10 + (uint64_t)(s[i] - '0');
 		if (v > OD_MAX_COUNT) {
 			return (-2);
 		}
@@ -423,8 +508,8 @@ static bool
 code_char(char c)
 {
 	return ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9') || c == '.' || c == '/' || c == '-' ||
-	    c == ' ');
+	        (c >= '0' && c <= '9') || c == '.' || c == '/' || c == '-' ||
+	        c == ' ');
 }
 
 typedef struct {
@@ -433,9 +518,8 @@ typedef struct {
 } span;
 
 static span
-trim(const char *s)
+trim(const char *s, size_t len)
 {
-	size_t len = strlen(s);
 	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t')) {
 		len--;
 	}
@@ -443,7 +527,7 @@ trim(const char *s)
 		s++;
 		len--;
 	}
-	return ((span){ s, len });
+	return ((span){s, len});
 }
 
 static bool
@@ -458,41 +542,67 @@ is_header(const char *const *f)
 }
 
 /*
+ * The index of a text field's string, or -1 when out of memory, or -2 when
+ * it is not acceptable text (*why says why). Most rows repeat the string
+ * at hint (index + 1), which is then the cheapest test. A string is
+ * checked only when first seen, and only good strings are kept.
+ */
+static long
+text_ix(parser *p, span t, uint32_t hint, const char **why)
+{
+	if (hint != 0 && same(&p->strs[hint - 1], t.s, t.len)) {
+		return ((long)hint - 1);
+	}
+	if (p->slotcap != 0) {
+		uint64_t h = hash_bytes(t.s, t.len);
+		size_t   j = (size_t)h & (p->slotcap - 1);
+		for (; p->slots[j] != 0; j = (j + 1) & (p->slotcap - 1)) {
+			istr *e = &p->strs[p->slots[j] - 1];
+			if (e->hash == h && same(e, t.s, t.len)) {
+				return ((long)p->slots[j] - 1);
+			}
+		}
+	}
+	if ((*why = check_text(t.s, t.len)) != NULL) {
+		return (-2);
+	}
+	return (intern(p, t.s, t.len));
+}
+
+/*
  * Checks one record of 8 fields and appends it to the rows, or reports
  * why it is bad. Returns -1 only when out of memory.
  */
 static int
-parse_row(parser *p, const char *const *f, unsigned line)
+parse_row(parser *p, const char *const *f, const size_t *lens, unsigned line)
 {
-	od_file *file = p->f;
-	span     v[OD_NCOLS];
-	od_row   r = { .line = line };
-	char     buf[80];
-	long     ix[OD_NCOLS];
-	int      rc;
+	od_file    *file = p->f;
+	span        v[OD_NCOLS];
+	od_row      r = {.line = line};
+	char        buf[80];
+	long        ix[OD_NCOLS];
+	const char *why = NULL;
+	size_t      col;
+	int         rc;
 
 	for (size_t i = 0; i < OD_NCOLS; i++) {
-		const char *why;
-		v[i] = trim(f[i]);
-		if ((why = check_text(v[i].s, v[i].len)) != NULL) {
-			bad_line(p, line, "%s %s", columns[i], why);
-			return (0);
-		}
+		v[i] = trim(f[i], lens[i]);
 	}
 	if (!parse_year(v[C_YEAR].s, v[C_YEAR].len, &r.year)) {
 		bad_line(p, line,
-		    "Financial Year '%s' is not a year such as 2024/25 "
-		    "between 1990 and 2100",
-		    show(buf, sizeof(buf), v[C_YEAR].s, v[C_YEAR].len));
+		         "Financial Year '%s' is not a year such as 2024/25 "
+		         "between 1990 and 2100",
+		         show(buf, sizeof(buf), v[C_YEAR].s, v[C_YEAR].len));
 		return (0);
 	}
 	if (v[C_QUARTER].len != 1 || v[C_QUARTER].s[0] < '1' ||
 	    v[C_QUARTER].s[0] > '4') {
 		bad_line(p, line, "Financial Quarter '%s' is not 1 to 4",
-		    show(buf, sizeof(buf), v[C_QUARTER].s, v[C_QUARTER].len));
+		         show(buf, sizeof(buf), v[C_QUARTER].s,
+		              v[C_QUARTER].len));
 		return (0);
 	}
-	r.quarter = (unsigned) (v[C_QUARTER].s[0] - '0');
+	r.quarter = (unsigned)(v[C_QUARTER].s[0] - '0');
 	for (size_t i = C_FORCE; i <= C_CODE; i++) {
 		if (v[i].len == 0) {
 			bad_line(p, line, "%s is empty", columns[i]);
@@ -500,52 +610,65 @@ parse_row(parser *p, const char *const *f, unsigned line)
 		}
 	}
 	if (v[C_CODE].len > OD_MAX_CODE) {
-		bad_line(p, line, "Offence Code '%s' is longer than %d characters",
-		    show(buf, sizeof(buf), v[C_CODE].s, v[C_CODE].len),
-		    OD_MAX_CODE);
+		bad_line(p, line,
+		         "Offence Code '%s' is longer than %d characters",
+		         show(buf, sizeof(buf), v[C_CODE].s, v[C_CODE].len),
+		         OD_MAX_CODE);
 		return (0);
 	}
 	for (size_t i = 0; i < v[C_CODE].len; i++) {
 		if (!code_char(v[C_CODE].s[i])) {
 			bad_line(p, line,
-			    "Offence Code '%s' holds other than letters, "
-			    "digits, '.', '/', '-' and spaces",
-			    show(buf, sizeof(buf), v[C_CODE].s,
-			        v[C_CODE].len));
+			         "Offence Code '%s' holds other than letters, "
+			         "digits, '.', '/', '-' and spaces",
+			         show(buf, sizeof(buf), v[C_CODE].s,
+			              v[C_CODE].len));
 			return (0);
 		}
 	}
 	if ((rc = parse_count(v[C_COUNT].s, v[C_COUNT].len, &r.count)) != 0) {
 		bad_line(p, line,
-		    rc == -2 ? "Number of Offences '%s' is more than 2^53"
-		             : "Number of Offences '%s' is not a whole "
-		               "number of 0 or more in plain digits",
-		    show(buf, sizeof(buf), v[C_COUNT].s, v[C_COUNT].len));
+		         rc == -2 ? "Number of Offences '%s' is more than 2^53"
+		                  : "Number of Offences '%s' is not a whole "
+		                    "number of 0 or more in plain digits",
+		         show(buf, sizeof(buf), v[C_COUNT].s, v[C_COUNT].len));
 		return (0);
 	}
-	for (size_t i = C_FORCE; i <= C_CODE; i++) {
-		if ((ix[i] = intern(p, v[i].s, v[i].len)) < 0) {
-			return (-1);
+
+	/* Rows come grouped by force, and a code mostly keeps its texts. */
+	col = C_FORCE;
+	if ((ix[col] = text_ix(p, v[col], p->last_force, &why)) < 0) {
+		goto text;
+	}
+	p->last_force = (uint32_t)ix[C_FORCE] + 1;
+	if ((ix[C_CODE] = intern(p, v[C_CODE].s, v[C_CODE].len)) < 0) {
+		return (-1);
+	}
+	for (size_t k = 0; k < 3; k++) {
+		col = C_DESC + k;
+		if ((ix[col] = text_ix(p, v[col], p->strs[ix[C_CODE]].text[k],
+		                       &why)) < 0) {
+			goto text;
 		}
+		p->strs[ix[C_CODE]].text[k] = (uint32_t)ix[col] + 1;
 	}
 	/* Each distinct name is resolved once, whatever the file's size. */
-	istr *force = &p->strs[ix[C_FORCE]];
-	if (!force->resolved) {
-		const char *area = p->resolve(p->arg, force->s);
-		force->resolved  = true;
+	if (!p->strs[ix[C_FORCE]].resolved) {
+		const char *area = p->resolve(p->arg, p->strs[ix[C_FORCE]].s);
+		p->strs[ix[C_FORCE]].resolved = true;
 		if (area != NULL) {
 			long a = intern(p, area, strlen(area));
 			if (a < 0) {
 				return (-1);
 			}
-			/* Interning may have moved the table. */
-			p->strs[ix[C_FORCE]].area = p->strs[a].s;
+			p->strs[ix[C_FORCE]].area    = p->strs[a].s;
+			p->strs[ix[C_FORCE]].area_ix = (uint32_t)a + 1;
 		}
-		force = &p->strs[ix[C_FORCE]];
 	}
+	const istr *force = &p->strs[ix[C_FORCE]];
 	if (force->area == NULL) {
 		bad_line(p, line, "Force Name '%s' is not a known force",
-		    show(buf, sizeof(buf), force->s, force->len));
+		         show(buf, sizeof(buf), force->s, force->len));
 		return (0);
 	}
 	r.area        = force->area;
@@ -555,39 +678,67 @@ parse_row(parser *p, const char *const *f, unsigned line)
 	r.subgroup    = p->strs[ix[C_SUBGROUP]].s;
 	r.code        = p->strs[ix[C_CODE]].s;
 
+	pair *pr = find_pair(p, force->area_ix - 1, (uint32_t)ix[C_CODE]);
+	if (pr == NULL) {
+		return (-1);
+	}
+	unsigned period = (r.year - 1990) * 4 + r.quarter - 1;
+	uint64_t bit    = UINT64_C(1) << (period % 64);
+	if (pr->seen[period / 64] & bit) {
+		/* The earlier line is looked up only for a kept message. */
+		unsigned first = 0;
+		for (uint32_t i = pr->last;
+		     i != 0 && file->nerrors < OD_MAX_ERRORS;
+		     i = p->prev[i - 1]) {
+			const od_row *o = &file->rows[i - 1];
+			if (o->year == r.year && o->quarter == r.quarter) {
+				first = o->line;
+				break;
+			}
+		}
+		bad_line(p, line,
+		         "same force, code and quarter as line %u (%s, %s, "
+		         "%u/%02u Q%u)",
+		         first, show(buf, sizeof(buf), force->s, force->len),
+		         r.code, r.year, (r.year + 1) % 100, r.quarter);
+		return (0);
+	}
 	if (file->nrows == p->rowcap) {
-		size_t  cap  = p->rowcap ? p->rowcap * 2 : 1024;
-		od_row *rows = realloc(file->rows, cap * sizeof(*rows));
-		if (rows == NULL) {
+		size_t    cap = p->rowcap ? p->rowcap * 2 : 1024;
+		od_row   *rows;
+		uint32_t *prev;
+		if (cap > UINT32_MAX - 1 ||
+		    (rows = realloc(file->rows, cap * sizeof(*rows))) ==
+		            NULL) {
 			return (-1);
 		}
 		file->rows = rows;
-		p->rowcap  = cap;
+		if ((prev = realloc(p->prev, cap * sizeof(*prev))) == NULL) {
+			return (-1);
+		}
+		p->prev   = prev;
+		p->rowcap = cap;
 	}
-	file->rows[file->nrows] = r;
+	pr->seen[period / 64] |= bit;
+	p->prev[file->nrows]      = pr->last;
+	pr->last                  = (uint32_t)(file->nrows + 1);
+	file->rows[file->nrows++] = r;
+	return (0);
 
-	const od_row *dup;
-	if (find_dup(p, file->nrows, &dup) != 0) {
+text:
+	if (ix[col] == -1) {
 		return (-1);
 	}
-	if (dup != NULL) {
-		bad_line(p, line,
-		    "same force, code and quarter as line %u (%s, %s, "
-		    "%u/%02u Q%u)",
-		    dup->line, show(buf, sizeof(buf), r.force, strlen(r.force)),
-		    r.code, r.year, (r.year + 1) % 100, r.quarter);
-		return (0);
-	}
-	file->nrows++;
+	bad_line(p, line, "%s %s", columns[col], why);
 	return (0);
 }
 
 /* Blank, or only empty fields, as spreadsheets write below a table. */
 static bool
-is_blank(size_t nf, const char *const *f)
+is_blank(size_t nf, const char *const *f, const size_t *lens)
 {
 	for (size_t i = 0; i < nf; i++) {
-		if (trim(f[i]).len != 0) {
+		if (trim(f[i], lens[i]).len != 0) {
 			return (false);
 		}
 	}
@@ -604,32 +755,30 @@ check_header(parser *p, csv_reader *r)
 	int                rc = csv_next(r, &nf, &f, &line);
 
 	if (rc == -2) {
+		p->oom = true;
 		return (-1);
 	}
 	if (rc == 0) {
 		bad_line(p, 1, "expected the header \"%s\"; the file is empty",
-		    OD_HEADER);
+		         OD_HEADER);
 	} else if (rc < 0) {
 		bad_line(p, 1, "expected the header \"%s\"; %s", OD_HEADER,
-		    csv_error(r));
+		         csv_error(r));
 	} else if (nf != OD_NCOLS) {
 		bad_line(p, 1, "expected the header \"%s\"; found %zu columns",
-		    OD_HEADER, nf);
+		         OD_HEADER, nf);
 	} else {
-		for (size_t i = 0; i < OD_NCOLS; i++) {
-			if (strcmp(f[i], columns[i]) != 0) {
-				bad_line(p, 1,
-				    "expected the header \"%s\"; column %zu is "
-				    "'%s', not '%s'",
-				    OD_HEADER, i + 1,
-				    show(buf, sizeof(buf), f[i], strlen(f[i])),
-				    columns[i]);
-				break;
-			}
+		size_t i = 0;
+		while (i < OD_NCOLS && strcmp(f[i], columns[i]) == 0) {
+			i++;
 		}
-		if (p->f->nbad == 0) {
+		if (i == OD_NCOLS) {
 			return (0);
 		}
+		bad_line(p, 1,
+		         "expected the header \"%s\"; column %zu is '%s'",
+		         OD_HEADER, i + 1,
+		         show(buf, sizeof(buf), f[i], strlen(f[i])));
 	}
 	/* A header problem is a file problem, not a bad row. */
 	p->f->nbad = 0;
@@ -638,9 +787,9 @@ check_header(parser *p, csv_reader *r)
 
 int
 od_parse(const char *buf, size_t len, od_resolve_fn resolve, void *arg,
-    od_file *out)
+         od_file *out)
 {
-	parser             p = { .f = out, .resolve = resolve, .arg = arg };
+	parser             p = {.f = out, .resolve = resolve, .arg = arg};
 	csv_reader        *r = NULL;
 	const char *const *f;
 	size_t             nf;
@@ -664,14 +813,14 @@ od_parse(const char *buf, size_t len, od_resolve_fn resolve, void *arg,
 			p.oom = true;
 		} else if (rc < 0) {
 			bad_line(&p, line, "%s", csv_error(r));
-		} else if (is_blank(nf, f)) {
+		} else if (is_blank(nf, f, csv_lengths(r))) {
 			continue;
 		} else if (nf != OD_NCOLS) {
 			bad_line(&p, line, "%zu fields, expected %d", nf,
-			    OD_NCOLS);
+			         OD_NCOLS);
 		} else if (is_header(f)) {
 			bad_line(&p, line, "the header again");
-		} else if (parse_row(&p, f, line) != 0) {
+		} else if (parse_row(&p, f, csv_lengths(r), line) != 0) {
 			p.oom = true;
 		}
 	}
@@ -681,14 +830,14 @@ od_parse(const char *buf, size_t len, od_resolve_fn resolve, void *arg,
 done:
 	if (p.oom) {
 		/* Room for one message may remain even now. */
-		p.oom = false;
-		size_t nbad = out->nbad;
-		bad_line(&p, line, "out of memory");
-		out->nbad = nbad;
+		keep(&p, "out of memory");
 	}
 	csv_close(r);
 	free(p.strs);
-	free(p.keys);
+	free(p.slots);
+	free(p.pairs);
+	free(p.pslots);
+	free(p.prev);
 	return (rv);
 }
 

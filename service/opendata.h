@@ -8,8 +8,8 @@
  * The Home Office police recorded crime open data tables: one row per
  * force, offence and financial quarter, under exactly this header.
  */
-#define OD_HEADER                                                            \
-	"Financial Year,Financial Quarter,Force Name,Offence Description,"   \
+#define OD_HEADER                                                             \
+	"Financial Year,Financial Quarter,Force Name,Offence Description,"    \
 	"Offence Group,Offence Subgroup,Offence Code,Number of Offences"
 #define OD_NCOLS 8
 
@@ -85,7 +85,7 @@ typedef struct {
  * be released with od_file_free().
  */
 int od_parse(const char *buf, size_t len, od_resolve_fn resolve, void *arg,
-    od_file *out);
+             od_file *out);
 
 /* Frees everything od_parse() put in f and zeroes it. Accepts NULL. */
 void od_file_free(od_file *f);

@@ -84,6 +84,14 @@ test_bundled(void **state)
 	assert_true(snapshot_find_area(snap, "London, City of") >= 0);
 	assert_true(snapshot_find_area(snap, "Hampshire") >= 0);
 	assert_int_equal(snapshot_find_area(snap, "Gondor"), -1);
+	/* "West Midlands" names a force and a region: the force wins, as the
+	 * open data means it; the region answers to its code and to "West
+	 * Midlands region". */
+	int wm = snapshot_find_area(snap, "West Midlands");
+	assert_string_equal(snap->areas[wm].code, "E23000014");
+	int wmr = snapshot_find_area(snap, "west midlands region");
+	assert_string_equal(snap->areas[wmr].code, "E12000005");
+	assert_int_equal(snapshot_find_area(snap, "E12000005"), wmr);
 	/* The hierarchy: regions, countries, England and Wales, UK. */
 	int dorset = snapshot_find_area(snap, "dorset");
 	int sw     = snapshot_area_by_code(snap, "E12000009");
