@@ -45,7 +45,7 @@ arena_alloc(arena *a, size_t size)
 	if (size > SIZE_MAX - ARENA_ALIGN) {
 		return (NULL);
 	}
-	need = (size + ARENA_ALIGN - 1) & ~(size_t) (ARENA_ALIGN - 1);
+	need = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
 	if (b == NULL || b->size - b->off < need) {
 		/* Large requests get a block of their own. */
 		size_t bsz = need > ARENA_BLOCK ? need : ARENA_BLOCK;
@@ -99,11 +99,11 @@ arena_printf(arena *a, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (p = arena_alloc(a, (size_t) n + 1)) == NULL) {
+	if (n < 0 || (p = arena_alloc(a, (size_t)n + 1)) == NULL) {
 		return (NULL);
 	}
 	va_start(ap, fmt);
-	vsnprintf(p, (size_t) n + 1, fmt, ap);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	return (p);
 }

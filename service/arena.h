@@ -15,9 +15,9 @@ typedef struct {
 	size_t       used; /* bytes allocated, for tests and limits */
 } arena;
 
-void  arena_init(arena *a);
+void arena_init(arena *a);
 /* Releases every block. Accepts an arena that was never used. */
-void  arena_fini(arena *a);
+void arena_fini(arena *a);
 /* Zeroed memory aligned for any type, or NULL when out of memory. */
 void *arena_alloc(arena *a, size_t size);
 /* Zeroed array of n elements of size; NULL on overflow or out of memory. */

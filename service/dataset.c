@@ -9,15 +9,15 @@
 
 /* One file: its name, the exact header, and a function per row. */
 typedef int (*row_fn)(store *s, const char *const *f, char *err,
-    size_t errlen);
+                      size_t errlen);
 
-static const char *const kind_names[] = { NULL, "force", "region", "country",
-	"group", "nation", "body" };
-static const char *const source_kinds[] = { NULL, "open_data", "foi",
-	"press", "reference" };
-static const char *const flag_names[] = { NULL, "PROVISIONAL", "REVISED",
-	"SERIES_BREAK", "ESTIMATED", "SMALL_NUMBER", "INCOMPLETE",
-	"CONFLICT" };
+static const char *const kind_names[] = {
+        NULL, "force", "region", "country", "group", "nation", "body"};
+static const char *const source_kinds[] = {NULL, "open_data", "foi", "press",
+                                           "reference"};
+static const char *const flag_names[]   = {
+          NULL,        "PROVISIONAL",  "REVISED",    "SERIES_BREAK",
+          "ESTIMATED", "SMALL_NUMBER", "INCOMPLETE", "CONFLICT"};
 
 static int
 lookup(const char *const *names, int n, const char *v)
@@ -48,7 +48,7 @@ parse_u64(const char *s, uint64_t *v, bool empty_is_zero)
 	if (*s < '0' || *s > '9') {
 		return (-1);
 	}
-	errno = 0;
+	errno                = 0;
 	unsigned long long x = strtoull(s, &end, 10);
 	if (errno != 0 || *end != '\0') {
 		return (-1);
@@ -68,13 +68,13 @@ static int
 area_row(store *s, const char *const *f, char *err, size_t errlen)
 {
 	store_area a = {
-		.code              = f[0],
-		.name              = f[1],
-		.parent            = f[3],
-		.aliases           = f[4],
-		.members           = f[5],
-		.population_year   = 2020,
-		.population_source = f[8],
+	        .code              = f[0],
+	        .name              = f[1],
+	        .parent            = f[3],
+	        .aliases           = f[4],
+	        .members           = f[5],
+	        .population_year   = 2020,
+	        .population_source = f[8],
 	};
 	if ((a.kind = lookup(kind_names, 7, f[2])) < 0) {
 		return (bad(err, errlen, "unknown area kind", f[2]));
@@ -97,12 +97,12 @@ offence_row(store *s, const char *const *f, char *err, size_t errlen)
 {
 	uint64_t      y;
 	store_offence o = {
-		.code        = f[0],
-		.description = f[1],
-		.group       = f[2],
-		.subgroup    = f[3],
-		.break_note  = f[5],
-		.note        = f[6],
+	        .code        = f[0],
+	        .description = f[1],
+	        .group       = f[2],
+	        .subgroup    = f[3],
+	        .break_note  = f[5],
+	        .note        = f[6],
 	};
 	if (f[0][0] == '\0' || f[1][0] == '\0') {
 		return (bad(err, errlen, "empty code or description", f[0]));
@@ -111,7 +111,7 @@ offence_row(store *s, const char *const *f, char *err, size_t errlen)
 	    (y != 0 && (y < PERIOD_MIN_YEAR || y > PERIOD_MAX_YEAR))) {
 		return (bad(err, errlen, "bad break year", f[4]));
 	}
-	o.break_year = (unsigned) y;
+	o.break_year = (unsigned)y;
 	return (store_put_offence(s, &o, err, errlen));
 }
 
@@ -119,12 +119,12 @@ static int
 source_row(store *s, const char *const *f, char *err, size_t errlen)
 {
 	store_source src = {
-		.id        = f[0],
-		.title     = f[2],
-		.publisher = f[3],
-		.published = f[4],
-		.url       = f[5],
-		.note      = f[6],
+	        .id        = f[0],
+	        .title     = f[2],
+	        .publisher = f[3],
+	        .published = f[4],
+	        .url       = f[5],
+	        .note      = f[6],
 	};
 	if ((src.kind = lookup(source_kinds, 5, f[1])) < 0) {
 		return (bad(err, errlen, "unknown source kind", f[1]));
@@ -159,10 +159,10 @@ static int
 count_row(store *s, const char *const *f, char *err, size_t errlen)
 {
 	store_count c = {
-		.area    = f[0],
-		.offence = f[1],
-		.source  = f[4],
-		.note    = f[7],
+	        .area    = f[0],
+	        .offence = f[1],
+	        .source  = f[4],
+	        .note    = f[7],
 	};
 	uint64_t rank;
 	int      changed;
@@ -176,7 +176,7 @@ count_row(store *s, const char *const *f, char *err, size_t errlen)
 	if (parse_u64(f[5], &rank, true) != 0 || rank > 100) {
 		return (bad(err, errlen, "bad rank", f[5]));
 	}
-	c.rank = (unsigned) rank;
+	c.rank = (unsigned)rank;
 	if (parse_flags(f[6], &c.flags) != 0) {
 		return (bad(err, errlen, "bad flags", f[6]));
 	}
@@ -202,7 +202,7 @@ change_row(store *s, const char *const *f, char *err, size_t errlen)
 		return (bad(err, errlen, "bad percent", f[4]));
 	}
 	return (store_put_change(s, f[0], f[1], &from, &to, pct, f[5], f[6],
-	    err, errlen));
+	                         err, errlen));
 }
 
 static const struct {
@@ -210,20 +210,20 @@ static const struct {
 	const char *header;
 	row_fn      fn;
 } files[] = {
-	/* Order matters: rows refer to areas, offences and sources. */
-	{ "areas.csv",
-	    "code,name,kind,parent,aliases,members,population_mid2020,"
-	    "under18_mid2020,population_source",
-	    area_row },
-	{ "offences.csv",
-	    "code,description,group,subgroup,break_year,break_note,note",
-	    offence_row },
-	{ "sources.csv", "id,kind,title,publisher,published,url,note",
-	    source_row },
-	{ "counts.csv", "area,offence,period,count,source,rank,flags,note",
-	    count_row },
-	{ "changes.csv", "area,offence,from,to,percent,source,note",
-	    change_row },
+        /* Order matters: rows refer to areas, offences and sources. */
+        {"areas.csv",
+         "code,name,kind,parent,aliases,members,population_mid2020,"
+         "under18_mid2020,population_source",
+         area_row},
+        {"offences.csv",
+         "code,description,group,subgroup,break_year,break_note,note",
+         offence_row},
+        {"sources.csv", "id,kind,title,publisher,published,url,note",
+         source_row},
+        {"counts.csv", "area,offence,period,count,source,rank,flags,note",
+         count_row},
+        {"changes.csv", "area,offence,from,to,percent,source,note",
+         change_row},
 };
 
 static const struct offstat__embedded_file *
@@ -265,7 +265,7 @@ load_file(store *s, size_t i, uint64_t *rows, char *err, size_t errlen)
 	while ((rc = csv_next(r, &nf, &f, &line)) != 0) {
 		if (rc < 0) {
 			snprintf(err, errlen, "%s line %u: %s", e->name, line,
-			    csv_error(r));
+			         csv_error(r));
 			rv = -1;
 			break;
 		}
@@ -277,13 +277,14 @@ load_file(store *s, size_t i, uint64_t *rows, char *err, size_t errlen)
 			size_t n = 0;
 			msg[0]   = '\0';
 			for (size_t k = 0; k < nf && n < sizeof(msg); k++) {
-				n += (size_t) snprintf(msg + n, sizeof(msg) - n,
-				    "%s%s", k ? "," : "", f[k]);
+				n += (size_t)snprintf(msg + n, sizeof(msg) - n,
+				                      "%s%s", k ? "," : "",
+				                      f[k]);
 			}
 			if (strcmp(msg, files[i].header) != 0) {
 				snprintf(err, errlen,
-				    "%s line 1: header must be '%s'", e->name,
-				    files[i].header);
+				         "%s line 1: header must be '%s'",
+				         e->name, files[i].header);
 				rv = -1;
 				break;
 			}
@@ -291,14 +292,15 @@ load_file(store *s, size_t i, uint64_t *rows, char *err, size_t errlen)
 			continue;
 		}
 		if (nf != ncols) {
-			snprintf(err, errlen, "%s line %u: %zu fields, not %zu",
-			    e->name, line, nf, ncols);
+			snprintf(err, errlen,
+			         "%s line %u: %zu fields, not %zu", e->name,
+			         line, nf, ncols);
 			rv = -1;
 			break;
 		}
 		if (files[i].fn(s, f, msg, sizeof(msg)) != 0) {
 			snprintf(err, errlen, "%s line %u: %s", e->name, line,
-			    msg);
+			         msg);
 			rv = -1;
 			break;
 		}
@@ -323,7 +325,7 @@ dataset_seed(store *s, char *err, size_t errlen)
 		}
 	}
 	if (store_add_release(s, "offstat bundled dataset", "bundled", rows,
-	        &id, err, errlen) != 0) {
+	                      &id, err, errlen) != 0) {
 		store_rollback(s);
 		return (-1);
 	}

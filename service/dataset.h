@@ -14,9 +14,10 @@ struct offstat__embedded_file {
 extern const struct offstat__embedded_file offstat__embedded[];
 
 /*
- * Loads the bundled dataset (the CSV files under data/, as compiled in) into the store in
- * one transaction and records it as a release. Any bad row fails the whole
- * load with the file, line and reason in err; nothing is written then.
+ * Loads the bundled dataset (the CSV files under data/, as compiled in) into
+ * the store in one transaction and records it as a release. Any bad row fails
+ * the whole load with the file, line and reason in err; nothing is written
+ * then.
  */
 int dataset_seed(store *s, char *err, size_t errlen);
 

@@ -57,30 +57,42 @@ closure(const ProtobufCMessage *msg, void *closure_data)
 	if (msg == NULL) {
 		if (ctx->code == OFFSTAT__V1__CODE__OK) {
 			rpc_error(ctx, OFFSTAT__V1__CODE__INTERNAL,
-			    "the handler gave no reply");
+			          "the handler gave no reply");
 		}
 		return;
 	}
 	size_t n = protobuf_c_message_get_packed_size(msg);
 	if ((ctx->payload = arena_alloc(&ctx->mem, n + 1)) == NULL) {
 		rpc_error(ctx, OFFSTAT__V1__CODE__RESOURCE_EXHAUSTED,
-		    "out of memory packing the reply");
+		          "out of memory packing the reply");
 		return;
 	}
 	ctx->payload_len = protobuf_c_message_pack(msg, ctx->payload);
 }
 
-static const char *const code_names[] = { "OK", "CANCELLED", "UNKNOWN",
-	"INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-	"ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-	"FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
-	"INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED" };
+static const char *const code_names[] = {"OK",
+                                         "CANCELLED",
+                                         "UNKNOWN",
+                                         "INVALID_ARGUMENT",
+                                         "DEADLINE_EXCEEDED",
+                                         "NOT_FOUND",
+                                         "ALREADY_EXISTS",
+                                         "PERMISSION_DENIED",
+                                         "RESOURCE_EXHAUSTED",
+                                         "FAILED_PRECONDITION",
+                                         "ABORTED",
+                                         "OUT_OF_RANGE",
+                                         "UNIMPLEMENTED",
+                                         "INTERNAL",
+                                         "UNAVAILABLE",
+                                         "DATA_LOSS",
+                                         "UNAUTHENTICATED"};
 
 /* True when s is well-formed UTF-8 (protobuf strings must be). */
 static bool
 utf8_valid(const char *s)
 {
-	const unsigned char *p = (const unsigned char *) s;
+	const unsigned char *p = (const unsigned char *)s;
 	while (*p != '\0') {
 		unsigned c = *p;
 		int      n;
@@ -129,11 +141,11 @@ strings_valid(const ProtobufCMessage *m, int depth)
 	}
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		const char *base = (const char *) m + f->offset;
+		const char *base = (const char *)m + f->offset;
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n = *(const size_t *) ((const char *) m +
-			    f->quantifier_offset);
-			void *const *arr = *(void *const *const *) base;
+			size_t       n   = *(const size_t *)((const char *)m +
+                                                     f->quantifier_offset);
+			void *const *arr = *(void *const *const *)base;
 			for (size_t k = 0; k < n; k++) {
 				if (f->type == PROTOBUF_C_TYPE_STRING &&
 				    !utf8_valid(arr[k])) {
@@ -145,13 +157,13 @@ strings_valid(const ProtobufCMessage *m, int depth)
 				}
 			}
 		} else if (f->type == PROTOBUF_C_TYPE_STRING) {
-			const char *s = *(const char *const *) base;
+			const char *s = *(const char *const *)base;
 			if (s != NULL && !utf8_valid(s)) {
 				return (false);
 			}
 		} else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
 			const ProtobufCMessage *sub =
-			    *(const ProtobufCMessage *const *) base;
+			        *(const ProtobufCMessage *const *)base;
 			if (sub != NULL && !strings_valid(sub, depth + 1)) {
 				return (false);
 			}
@@ -168,12 +180,12 @@ pack_reply(rpc_ctx *ctx, const char *request_id, void **out, size_t *outlen)
 	size_t                   n;
 	uint8_t                 *buf;
 
-	status.code      = (Offstat__V1__Code) ctx->code;
-	status.message   = (char *) (ctx->message ? ctx->message : "");
+	status.code      = (Offstat__V1__Code)ctx->code;
+	status.message   = (char *)(ctx->message ? ctx->message : "");
 	status.n_details = ctx->ndetails;
-	status.details   = (char **) ctx->details;
+	status.details   = (char **)ctx->details;
 	resp.status      = &status;
-	resp.request_id  = (char *) (request_id ? request_id : "");
+	resp.request_id  = (char *)(request_id ? request_id : "");
 	if (ctx->code == OFFSTAT__V1__CODE__OK) {
 		resp.payload.data = ctx->payload;
 		resp.payload.len  = ctx->payload_len;
@@ -189,14 +201,14 @@ pack_reply(rpc_ctx *ctx, const char *request_id, void **out, size_t *outlen)
 
 int
 dispatch_request(const void *req, size_t len, const dispatch_opts *opts,
-    void **out, size_t *outlen, dispatch_info *info)
+                 void **out, size_t *outlen, dispatch_info *info)
 {
-	rpc_ctx                  ctx;
-	Offstat__V1__RpcRequest *env   = NULL;
-	ProtobufCMessage        *input = NULL;
-	const ProtobufCMethodDescriptor *md = NULL;
-	const char              *request_id = NULL;
-	int                      rv;
+	rpc_ctx                          ctx;
+	Offstat__V1__RpcRequest         *env        = NULL;
+	ProtobufCMessage                *input      = NULL;
+	const ProtobufCMethodDescriptor *md         = NULL;
+	const char                      *request_id = NULL;
+	int                              rv;
 
 	memset(&ctx, 0, sizeof(ctx));
 	arena_init(&ctx.mem);
@@ -205,66 +217,67 @@ dispatch_request(const void *req, size_t len, const dispatch_opts *opts,
 
 	if (len > opts->max_request) {
 		rpc_error(&ctx, OFFSTAT__V1__CODE__RESOURCE_EXHAUSTED,
-		    "request of %zu bytes is over the limit of %zu", len,
-		    opts->max_request);
+		          "request of %zu bytes is over the limit of %zu", len,
+		          opts->max_request);
 		goto reply;
 	}
 	env = offstat__v1__rpc_request__unpack(NULL, len, req);
 	if (env == NULL) {
 		rpc_error(&ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
-		    "the request is not an offstat.v1.RpcRequest");
+		          "the request is not an offstat.v1.RpcRequest");
 		goto reply;
 	}
 	if (!strings_valid(&env->base, 0)) {
 		rpc_error(&ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
-		    "the request envelope holds a string that is not UTF-8");
+		          "the request envelope holds a string that is not "
+		          "UTF-8");
 		goto reply;
 	}
 	request_id = env->request_id;
-	snprintf(info->request_id, sizeof(info->request_id), "%s",
-	    request_id);
+	snprintf(info->request_id, sizeof(info->request_id), "%s", request_id);
 	if (opts->unavailable) {
 		rpc_error(&ctx, OFFSTAT__V1__CODE__UNAVAILABLE,
-		    "the service is shutting down");
+		          "the service is shutting down");
 		goto reply;
 	}
 	if (strncmp(env->method, RPC_METHOD_PREFIX,
-	        strlen(RPC_METHOD_PREFIX)) == 0) {
+	            strlen(RPC_METHOD_PREFIX)) == 0) {
 		md = protobuf_c_service_descriptor_get_method_by_name(
-		    offstat__service.base.descriptor,
-		    env->method + strlen(RPC_METHOD_PREFIX));
+		        offstat__service.base.descriptor,
+		        env->method + strlen(RPC_METHOD_PREFIX));
 	}
 	if (md == NULL) {
 		rpc_error(&ctx, OFFSTAT__V1__CODE__UNIMPLEMENTED,
-		    "unknown method '%.100s'; methods are %s<Method>",
-		    env->method, RPC_METHOD_PREFIX);
+		          "unknown method '%.100s'; methods are %s<Method>",
+		          env->method, RPC_METHOD_PREFIX);
 		goto reply;
 	}
 	info->method = md->name;
-	input        = protobuf_c_message_unpack(md->input, NULL,
-	           env->payload.len, env->payload.data);
+	input = protobuf_c_message_unpack(md->input, NULL, env->payload.len,
+	                                  env->payload.data);
 	if (input == NULL) {
 		rpc_error(&ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
-		    "the payload is not a %s", md->input->name);
+		          "the payload is not a %s", md->input->name);
 		goto reply;
 	}
 	if (!strings_valid(input, 0)) {
 		rpc_error(&ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
-		    "the %s holds a string that is not UTF-8",
-		    md->input->name);
+		          "the %s holds a string that is not UTF-8",
+		          md->input->name);
 		goto reply;
 	}
 	if ((ctx.snap = snapshot_current()) == NULL) {
 		rpc_error(&ctx, OFFSTAT__V1__CODE__UNAVAILABLE,
-		    "no dataset is loaded yet");
+		          "no dataset is loaded yet");
 		goto reply;
 	}
-	offstat__service.base.invoke(&offstat__service.base,
-	    (unsigned) (md - offstat__service.base.descriptor->methods),
-	    input, closure, &ctx);
+	offstat__service.base.invoke(
+	        &offstat__service.base,
+	        (unsigned)(md - offstat__service.base.descriptor->methods),
+	        input, closure, &ctx);
 	if (!ctx.answered) {
 		rpc_error(&ctx, OFFSTAT__V1__CODE__INTERNAL,
-		    "the handler did not answer");
+		          "the handler did not answer");
 	}
 reply:
 	info->code = ctx.code;
@@ -284,7 +297,7 @@ const char *
 dispatch_code_name(int code)
 {
 	if (code < 0 ||
-	    (size_t) code >= sizeof(code_names) / sizeof(code_names[0])) {
+	    (size_t)code >= sizeof(code_names) / sizeof(code_names[0])) {
 		return ("?");
 	}
 	return (code_names[code]);

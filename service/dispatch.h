@@ -46,8 +46,8 @@ typedef struct {
 } dispatch_opts;
 
 typedef struct {
-	int         code;       /* the status sent */
-	const char *method;     /* static; "-" when not decoded */
+	int         code;   /* the status sent */
+	const char *method; /* static; "-" when not decoded */
 	char        request_id[64];
 } dispatch_info;
 
@@ -57,7 +57,7 @@ typedef struct {
  * included. Returns 0, or -1 only when out of memory.
  */
 int dispatch_request(const void *req, size_t len, const dispatch_opts *opts,
-    void **out, size_t *outlen, dispatch_info *info);
+                     void **out, size_t *outlen, dispatch_info *info);
 
 /* The method table: protobuf-c's service with our handlers (handlers.c). */
 extern Offstat__V1__OffenceStats_Service offstat__service;

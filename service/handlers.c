@@ -13,10 +13,10 @@
 #include "query.h"
 
 #define PAGE_DEFAULT 100
-#define PAGE_MAX 1000
+#define PAGE_MAX     1000
 /* Bounds on what one request may ask for, whatever the wire allows. */
 #define SERIES_MAX_POINTS 2000
-#define COMPARATORS_MAX 16
+#define COMPARATORS_MAX   16
 
 static time_t started_at;
 
@@ -24,21 +24,22 @@ static void
 out_of_memory(rpc_ctx *ctx)
 {
 	rpc_error(ctx, OFFSTAT__V1__CODE__RESOURCE_EXHAUSTED,
-	    "out of memory building the reply");
+	          "out of memory building the reply");
 }
 
 static void
-h_get_count(Offstat__V1__OffenceStats_Service *service,
-    const Offstat__V1__GetCountRequest *in,
-    Offstat__V1__GetCountResponse_Closure closure, void *closure_data)
+h_get_count(Offstat__V1__OffenceStats_Service    *service,
+            const Offstat__V1__GetCountRequest   *in,
+            Offstat__V1__GetCountResponse_Closure closure, void *closure_data)
 {
 	rpc_ctx                      *ctx = closure_data;
-	Offstat__V1__GetCountResponse r   = OFFSTAT__V1__GET_COUNT_RESPONSE__INIT;
-	q_sources                     qs;
-	period                        p;
-	int                           area, off, src;
+	Offstat__V1__GetCountResponse r =
+	        OFFSTAT__V1__GET_COUNT_RESPONSE__INIT;
+	q_sources qs;
+	period    p;
+	int       area, off, src;
 
-	(void) service;
+	(void)service;
 	if ((area = q_find_area(ctx, in->area, "area")) < 0 ||
 	    (off = q_find_offence(ctx, in->offence)) < 0 ||
 	    (src = q_find_source(ctx, in->source)) < -1 ||
@@ -56,23 +57,26 @@ h_get_count(Offstat__V1__OffenceStats_Service *service,
 	r.value   = q_value(ctx, area, off, &p, src, &qs);
 	r.sources = q_sources_list(ctx, &qs, &r.n_sources);
 	r.release = arena_printf(&ctx->mem, "%llu",
-	    (unsigned long long) ctx->snap->release);
+	                         (unsigned long long)ctx->snap->release);
 	closure(&r, closure_data);
 }
 
 static void
-h_get_series(Offstat__V1__OffenceStats_Service *service,
-    const Offstat__V1__GetSeriesRequest *in,
-    Offstat__V1__GetSeriesResponse_Closure closure, void *closure_data)
+h_get_series(Offstat__V1__OffenceStats_Service     *service,
+             const Offstat__V1__GetSeriesRequest   *in,
+             Offstat__V1__GetSeriesResponse_Closure closure,
+             void                                  *closure_data)
 {
 	rpc_ctx                       *ctx = closure_data;
-	Offstat__V1__GetSeriesResponse r = OFFSTAT__V1__GET_SERIES_RESPONSE__INIT;
-	q_sources                      qs;
-	period                         from, to;
-	int                            area, off, src, rf, rt;
-	bool quarterly = in->granularity == OFFSTAT__V1__GRANULARITY__QUARTERLY;
+	Offstat__V1__GetSeriesResponse r =
+	        OFFSTAT__V1__GET_SERIES_RESPONSE__INIT;
+	q_sources qs;
+	period    from, to;
+	int       area, off, src, rf, rt;
+	bool      quarterly =
+	        in->granularity == OFFSTAT__V1__GRANULARITY__QUARTERLY;
 
-	(void) service;
+	(void)service;
 	if ((area = q_find_area(ctx, in->area, "area")) < 0 ||
 	    (off = q_find_offence(ctx, in->offence)) < 0 ||
 	    (src = q_find_source(ctx, in->source)) < -1 ||
@@ -81,78 +85,80 @@ h_get_series(Offstat__V1__OffenceStats_Service *service,
 		closure(NULL, closure_data);
 		return;
 	}
-	if (in->granularity != OFFSTAT__V1__GRANULARITY__GRANULARITY_UNSPECIFIED &&
-	    in->granularity != OFFSTAT__V1__GRANULARITY__YEARLY && !quarterly) {
+	if (in->granularity !=
+	            OFFSTAT__V1__GRANULARITY__GRANULARITY_UNSPECIFIED &&
+	    in->granularity != OFFSTAT__V1__GRANULARITY__YEARLY &&
+	    !quarterly) {
 		rpc_error(ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
-		    "granularity %d is not YEARLY or QUARTERLY",
-		    (int) in->granularity);
+		          "granularity %d is not YEARLY or QUARTERLY",
+		          (int)in->granularity);
 		closure(NULL, closure_data);
 		return;
 	}
 	/* An open end of the range is where the offence's data ends. */
-	const snap_offence *o = &ctx->snap->offences[off];
-	unsigned y0 = rf == 0 ? from.year : o->min_year;
-	unsigned y1 = rt == 0 ? to.year : o->max_year;
-	int      q0 = quarterly && rf == 0 && from.kind == PERIOD_QUARTER
-	         ? from.quarter : 1;
-	int      q1 = quarterly && rt == 0 && to.kind == PERIOD_QUARTER
-	         ? to.quarter : 4;
-	int      first = quarterly ? period_qindex(y0, (unsigned) q0)
-	                           : (int) y0;
-	int      last  = quarterly ? period_qindex(y1, (unsigned) q1)
-	                           : (int) y1;
+	const snap_offence *o  = &ctx->snap->offences[off];
+	unsigned            y0 = rf == 0 ? from.year : o->min_year;
+	unsigned            y1 = rt == 0 ? to.year : o->max_year;
+	int q0 = quarterly && rf == 0 && from.kind == PERIOD_QUARTER
+	                 ? from.quarter
+	                 : 1;
+	int q1 = quarterly && rt == 0 && to.kind == PERIOD_QUARTER ? to.quarter
+	                                                           : 4;
+	int first = quarterly ? period_qindex(y0, (unsigned)q0) : (int)y0;
+	int last  = quarterly ? period_qindex(y1, (unsigned)q1) : (int)y1;
 	if (y0 == 0 || y1 == 0) {
 		first = 0;
 		last  = -1; /* no data at all: an empty series */
 	} else if (last < first) {
 		rpc_error(ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
-		    "the series ends before it starts");
+		          "the series ends before it starts");
 		closure(NULL, closure_data);
 		return;
 	} else if (last - first + 1 > SERIES_MAX_POINTS) {
 		rpc_error(ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
-		    "a series may hold at most %d points",
-		    SERIES_MAX_POINTS);
+		          "a series may hold at most %d points",
+		          SERIES_MAX_POINTS);
 		closure(NULL, closure_data);
 		return;
 	}
 	if (q_sources_init(ctx, &qs) != 0 ||
-	    (r.points = arena_calloc(&ctx->mem,
-	         (size_t) (last - first + 2), sizeof(*r.points))) == NULL) {
+	    (r.points = arena_calloc(&ctx->mem, (size_t)(last - first + 2),
+	                             sizeof(*r.points))) == NULL) {
 		out_of_memory(ctx);
 		closure(NULL, closure_data);
 		return;
 	}
 	for (int i = first; i <= last; i++) {
-		period p = quarterly
-		    ? (period) { (uint16_t) (i / 4), (uint8_t) (i % 4 + 1),
-			  PERIOD_QUARTER }
-		    : (period) { (uint16_t) i, 0, PERIOD_YEAR };
+		period p = quarterly ? (period){(uint16_t)(i / 4),
+		                                (uint8_t)(i % 4 + 1),
+		                                PERIOD_QUARTER}
+		                     : (period){(uint16_t)i, 0, PERIOD_YEAR};
 		r.points[r.n_points++] = q_value(ctx, area, off, &p, src, &qs);
 	}
 	r.area    = q_area_msg(ctx, area);
 	r.offence = q_offence_msg(ctx, off);
 	r.sources = q_sources_list(ctx, &qs, &r.n_sources);
 	r.release = arena_printf(&ctx->mem, "%llu",
-	    (unsigned long long) ctx->snap->release);
+	                         (unsigned long long)ctx->snap->release);
 	closure(&r, closure_data);
 }
 
 static void
-h_compare_trend(Offstat__V1__OffenceStats_Service *service,
-    const Offstat__V1__CompareTrendRequest *in,
-    Offstat__V1__CompareTrendResponse_Closure closure, void *closure_data)
+h_compare_trend(Offstat__V1__OffenceStats_Service        *service,
+                const Offstat__V1__CompareTrendRequest   *in,
+                Offstat__V1__CompareTrendResponse_Closure closure,
+                void                                     *closure_data)
 {
 	rpc_ctx                          *ctx = closure_data;
 	Offstat__V1__CompareTrendResponse r =
-	    OFFSTAT__V1__COMPARE_TREND_RESPONSE__INIT;
+	        OFFSTAT__V1__COMPARE_TREND_RESPONSE__INIT;
 	q_sources qs;
 	period    base, end;
 	int       area, off, src;
 	int       comps[COMPARATORS_MAX];
 	size_t    ncomps = 0;
 
-	(void) service;
+	(void)service;
 	if ((area = q_find_area(ctx, in->area, "area")) < 0 ||
 	    (off = q_find_offence(ctx, in->offence)) < 0 ||
 	    (src = q_find_source(ctx, in->source)) < -1 ||
@@ -163,13 +169,13 @@ h_compare_trend(Offstat__V1__OffenceStats_Service *service,
 	}
 	if (in->n_comparators > COMPARATORS_MAX) {
 		rpc_error(ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
-		    "at most %d comparators", COMPARATORS_MAX);
+		          "at most %d comparators", COMPARATORS_MAX);
 		closure(NULL, closure_data);
 		return;
 	}
 	for (size_t i = 0; i < in->n_comparators; i++) {
 		if ((comps[ncomps++] = q_find_area(ctx, in->comparators[i],
-		         "comparator")) < 0) {
+		                                   "comparator")) < 0) {
 			closure(NULL, closure_data);
 			return;
 		}
@@ -184,7 +190,7 @@ h_compare_trend(Offstat__V1__OffenceStats_Service *service,
 	}
 	if (q_sources_init(ctx, &qs) != 0 ||
 	    (r.comparators = arena_calloc(&ctx->mem, ncomps + 1,
-	         sizeof(*r.comparators))) == NULL) {
+	                                  sizeof(*r.comparators))) == NULL) {
 		out_of_memory(ctx);
 		closure(NULL, closure_data);
 		return;
@@ -198,7 +204,7 @@ h_compare_trend(Offstat__V1__OffenceStats_Service *service,
 	}
 	for (size_t i = 0; i < ncomps; i++) {
 		Offstat__V1__Trend *t = q_trend(ctx, comps[i], off, &base,
-		    &end, src, area, &qs);
+		                                &end, src, area, &qs);
 		if (t == NULL) {
 			out_of_memory(ctx);
 			closure(NULL, closure_data);
@@ -206,23 +212,23 @@ h_compare_trend(Offstat__V1__OffenceStats_Service *service,
 		}
 		if (r.subject->percent_known && t->percent_known) {
 			t->difference_known = true;
-			t->difference_pp    = r.subject->percent_change -
-			    t->percent_change;
+			t->difference_pp =
+			        r.subject->percent_change - t->percent_change;
 		}
 		r.comparators[r.n_comparators++] = t;
 	}
-	r.summary = (char *) q_summary(ctx, off, r.subject, r.comparators,
-	    r.n_comparators);
+	r.summary = (char *)q_summary(ctx, off, r.subject, r.comparators,
+	                              r.n_comparators);
 	r.sources = q_sources_list(ctx, &qs, &r.n_sources);
 	r.release = arena_printf(&ctx->mem, "%llu",
-	    (unsigned long long) ctx->snap->release);
+	                         (unsigned long long)ctx->snap->release);
 	closure(&r, closure_data);
 }
 
 /* Page bounds from a request; -1 with the status set when invalid. */
 static int
 paging(rpc_ctx *ctx, const Offstat__V1__PageRequest *pg, size_t total,
-    size_t *off, size_t *size)
+       size_t *off, size_t *size)
 {
 	*off  = 0;
 	*size = PAGE_DEFAULT;
@@ -231,8 +237,8 @@ paging(rpc_ctx *ctx, const Offstat__V1__PageRequest *pg, size_t total,
 	}
 	if (pg->page_size > PAGE_MAX) {
 		rpc_error(ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
-		    "page_size %u is over the limit of %d", pg->page_size,
-		    PAGE_MAX);
+		          "page_size %u is over the limit of %d",
+		          pg->page_size, PAGE_MAX);
 		return (-1);
 	}
 	if (pg->page_size > 0) {
@@ -244,8 +250,9 @@ paging(rpc_ctx *ctx, const Offstat__V1__PageRequest *pg, size_t total,
 		if (*end != '\0' || pg->page_token[0] < '0' ||
 		    pg->page_token[0] > '9' || v > total) {
 			rpc_error(ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
-			    "page_token '%.20s' is not one this service gave",
-			    pg->page_token);
+			          "page_token '%.20s' is not one this service "
+			          "gave",
+			          pg->page_token);
 			return (-1);
 		}
 		*off = v;
@@ -257,30 +264,32 @@ static char *
 next_token(rpc_ctx *ctx, size_t off, size_t n, size_t total)
 {
 	return (off + n < total ? arena_printf(&ctx->mem, "%zu", off + n)
-	                        : (char *) "");
+	                        : (char *)"");
 }
 
 static void
-h_list_areas(Offstat__V1__OffenceStats_Service *service,
-    const Offstat__V1__ListAreasRequest *in,
-    Offstat__V1__ListAreasResponse_Closure closure, void *closure_data)
+h_list_areas(Offstat__V1__OffenceStats_Service     *service,
+             const Offstat__V1__ListAreasRequest   *in,
+             Offstat__V1__ListAreasResponse_Closure closure,
+             void                                  *closure_data)
 {
 	rpc_ctx                       *ctx  = closure_data;
 	const snapshot                *snap = ctx->snap;
-	Offstat__V1__ListAreasResponse r = OFFSTAT__V1__LIST_AREAS_RESPONSE__INIT;
-	int                            parent = -1;
-	size_t                         off, size, total = 0;
-	bool                          *match;
+	Offstat__V1__ListAreasResponse r =
+	        OFFSTAT__V1__LIST_AREAS_RESPONSE__INIT;
+	int    parent = -1;
+	size_t off, size, total = 0;
+	bool  *match;
 
-	(void) service;
+	(void)service;
 	if (in->parent[0] != '\0' &&
 	    (parent = q_find_area(ctx, in->parent, "parent")) < 0) {
 		closure(NULL, closure_data);
 		return;
 	}
-	if ((int) in->kind < 0 || in->kind > OFFSTAT__V1__AREA_KIND__BODY) {
+	if ((int)in->kind < 0 || in->kind > OFFSTAT__V1__AREA_KIND__BODY) {
 		rpc_error(ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
-		    "unknown area kind %d", (int) in->kind);
+		          "unknown area kind %d", (int)in->kind);
 		closure(NULL, closure_data);
 		return;
 	}
@@ -291,10 +300,10 @@ h_list_areas(Offstat__V1__OffenceStats_Service *service,
 	}
 	for (size_t i = 0; i < snap->nareas; i++) {
 		match[i] = (in->kind == 0 ||
-		               snap->areas[i].kind == (int) in->kind) &&
-		    (parent < 0 || ((int) i != parent &&
-		                       snapshot_area_within(snap, (int) i,
-		                           parent)));
+		            snap->areas[i].kind == (int)in->kind) &&
+		           (parent < 0 ||
+		            ((int)i != parent &&
+		             snapshot_area_within(snap, (int)i, parent)));
 		total += match[i];
 	}
 	if (paging(ctx, in->page, total, &off, &size) != 0) {
@@ -307,11 +316,11 @@ h_list_areas(Offstat__V1__OffenceStats_Service *service,
 			continue;
 		}
 		if (k >= off && r.n_areas < size) {
-			r.areas[r.n_areas++] = q_area_msg(ctx, (int) i);
+			r.areas[r.n_areas++] = q_area_msg(ctx, (int)i);
 		}
 		k++;
 	}
-	r.total           = (uint32_t) total;
+	r.total           = (uint32_t)total;
 	r.next_page_token = next_token(ctx, off, r.n_areas, total);
 	closure(&r, closure_data);
 }
@@ -338,20 +347,21 @@ offence_matches(const snap_offence *o, const char *group, const char *query)
 }
 
 static void
-h_list_offences(Offstat__V1__OffenceStats_Service *service,
-    const Offstat__V1__ListOffencesRequest *in,
-    Offstat__V1__ListOffencesResponse_Closure closure, void *closure_data)
+h_list_offences(Offstat__V1__OffenceStats_Service        *service,
+                const Offstat__V1__ListOffencesRequest   *in,
+                Offstat__V1__ListOffencesResponse_Closure closure,
+                void                                     *closure_data)
 {
 	rpc_ctx                          *ctx  = closure_data;
 	const snapshot                   *snap = ctx->snap;
 	Offstat__V1__ListOffencesResponse r =
-	    OFFSTAT__V1__LIST_OFFENCES_RESPONSE__INIT;
+	        OFFSTAT__V1__LIST_OFFENCES_RESPONSE__INIT;
 	size_t off, size, total = 0;
 
-	(void) service;
+	(void)service;
 	for (size_t i = 0; i < snap->noffences; i++) {
 		total += offence_matches(&snap->offences[i], in->group,
-		    in->query);
+		                         in->query);
 	}
 	if (paging(ctx, in->page, total, &off, &size) != 0) {
 		closure(NULL, closure_data);
@@ -361,102 +371,106 @@ h_list_offences(Offstat__V1__OffenceStats_Service *service,
 	for (size_t i = 0, k = 0; r.offences != NULL && i < snap->noffences;
 	     i++) {
 		if (!offence_matches(&snap->offences[i], in->group,
-		        in->query)) {
+		                     in->query)) {
 			continue;
 		}
 		if (k >= off && r.n_offences < size) {
-			r.offences[r.n_offences++] = q_offence_msg(ctx, (int) i);
+			r.offences[r.n_offences++] =
+			        q_offence_msg(ctx, (int)i);
 		}
 		k++;
 	}
-	r.total           = (uint32_t) total;
+	r.total           = (uint32_t)total;
 	r.next_page_token = next_token(ctx, off, r.n_offences, total);
 	closure(&r, closure_data);
 }
 
 static void
-h_list_sources(Offstat__V1__OffenceStats_Service *service,
-    const Offstat__V1__ListSourcesRequest *in,
-    Offstat__V1__ListSourcesResponse_Closure closure, void *closure_data)
+h_list_sources(Offstat__V1__OffenceStats_Service       *service,
+               const Offstat__V1__ListSourcesRequest   *in,
+               Offstat__V1__ListSourcesResponse_Closure closure,
+               void                                    *closure_data)
 {
 	rpc_ctx                         *ctx  = closure_data;
 	const snapshot                  *snap = ctx->snap;
 	Offstat__V1__ListSourcesResponse r =
-	    OFFSTAT__V1__LIST_SOURCES_RESPONSE__INIT;
+	        OFFSTAT__V1__LIST_SOURCES_RESPONSE__INIT;
 	size_t off, size;
 
-	(void) service;
+	(void)service;
 	if (paging(ctx, in->page, snap->nsources, &off, &size) != 0) {
 		closure(NULL, closure_data);
 		return;
 	}
 	r.sources = arena_calloc(&ctx->mem, size + 1, sizeof(*r.sources));
-	for (size_t i = off; r.sources != NULL && i < snap->nsources &&
-	     r.n_sources < size;
+	for (size_t i = off;
+	     r.sources != NULL && i < snap->nsources && r.n_sources < size;
 	     i++) {
-		r.sources[r.n_sources++] = q_source_msg(ctx, (int) i);
+		r.sources[r.n_sources++] = q_source_msg(ctx, (int)i);
 	}
-	r.total           = (uint32_t) snap->nsources;
+	r.total           = (uint32_t)snap->nsources;
 	r.next_page_token = next_token(ctx, off, r.n_sources, snap->nsources);
 	closure(&r, closure_data);
 }
 
 static void
-h_server_info(Offstat__V1__OffenceStats_Service *service,
-    const Offstat__V1__ServerInfoRequest *in,
-    Offstat__V1__ServerInfoResponse_Closure closure, void *closure_data)
+h_server_info(Offstat__V1__OffenceStats_Service      *service,
+              const Offstat__V1__ServerInfoRequest   *in,
+              Offstat__V1__ServerInfoResponse_Closure closure,
+              void                                   *closure_data)
 {
 	rpc_ctx                        *ctx  = closure_data;
 	const snapshot                 *snap = ctx->snap;
 	Offstat__V1__ServerInfoResponse r =
-	    OFFSTAT__V1__SERVER_INFO_RESPONSE__INIT;
+	        OFFSTAT__V1__SERVER_INFO_RESPONSE__INIT;
 	time_t now = time(NULL);
 
-	(void) service;
-	(void) in;
-	r.version  = OFFSTAT_VERSION_STRING;
-	r.api      = "offstat.v1";
-	r.release  = arena_printf(&ctx->mem, "%llu (%s)",
-	     (unsigned long long) snap->release, snap->release_label);
-	r.areas    = snap->nareas;
-	r.offences = snap->noffences;
-	r.sources  = snap->nsources;
-	r.counts   = snap->nentries;
-	r.started_at        = (uint64_t) started_at;
-	r.uptime_seconds    = now > started_at ? (uint64_t) (now - started_at)
-	                                       : 0;
-	r.release_loaded_at = (char *) snap->loaded_at;
+	(void)service;
+	(void)in;
+	r.version        = OFFSTAT_VERSION_STRING;
+	r.api            = "offstat.v1";
+	r.release        = arena_printf(&ctx->mem, "%llu (%s)",
+	                                (unsigned long long)snap->release,
+	                                snap->release_label);
+	r.areas          = snap->nareas;
+	r.offences       = snap->noffences;
+	r.sources        = snap->nsources;
+	r.counts         = snap->nentries;
+	r.started_at     = (uint64_t)started_at;
+	r.uptime_seconds = now > started_at ? (uint64_t)(now - started_at) : 0;
+	r.release_loaded_at = (char *)snap->loaded_at;
 	closure(&r, closure_data);
 }
 
 /* Declared in the contract, built by a later release of the service. */
 static void
-h_rank_areas(Offstat__V1__OffenceStats_Service *service,
-    const Offstat__V1__RankAreasRequest *in,
-    Offstat__V1__RankAreasResponse_Closure closure, void *closure_data)
+h_rank_areas(Offstat__V1__OffenceStats_Service     *service,
+             const Offstat__V1__RankAreasRequest   *in,
+             Offstat__V1__RankAreasResponse_Closure closure,
+             void                                  *closure_data)
 {
-	(void) service;
-	(void) in;
+	(void)service;
+	(void)in;
 	rpc_error(closure_data, OFFSTAT__V1__CODE__UNIMPLEMENTED,
-	    "RankAreas is not implemented by this server yet");
+	          "RankAreas is not implemented by this server yet");
 	closure(NULL, closure_data);
 }
 
 static void
-h_ingest(Offstat__V1__OffenceStats_Service *service,
-    const Offstat__V1__IngestRequest *in,
-    Offstat__V1__IngestResponse_Closure closure, void *closure_data)
+h_ingest(Offstat__V1__OffenceStats_Service  *service,
+         const Offstat__V1__IngestRequest   *in,
+         Offstat__V1__IngestResponse_Closure closure, void *closure_data)
 {
-	(void) service;
-	(void) in;
+	(void)service;
+	(void)in;
 	rpc_error(closure_data, OFFSTAT__V1__CODE__UNIMPLEMENTED,
-	    "Ingest is not implemented by this server yet; load files "
-	    "with 'offstatd import'");
+	          "Ingest is not implemented by this server yet; load files "
+	          "with 'offstatd import'");
 	closure(NULL, closure_data);
 }
 
 Offstat__V1__OffenceStats_Service offstat__service =
-    OFFSTAT__V1__OFFENCE_STATS__INIT(h_);
+        OFFSTAT__V1__OFFENCE_STATS__INIT(h_);
 
 void
 handlers_started(void)

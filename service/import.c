@@ -12,7 +12,7 @@ resolve_force(void *arg, const char *name)
 	int             i    = snapshot_find_area(snap, name);
 	/* Only forces and the recording bodies have rows of their own. */
 	if (i < 0 || (snap->areas[i].kind != AREA_FORCE &&
-	                 snap->areas[i].kind != AREA_BODY)) {
+	              snap->areas[i].kind != AREA_BODY)) {
 		return (NULL);
 	}
 	return (snap->areas[i].code);
@@ -20,21 +20,22 @@ resolve_force(void *arg, const char *name)
 
 int
 import_buffer(store *s, const snapshot *snap, const char *name,
-    const char *buf, size_t len, const import_opts *opts,
-    import_report_fn report, void *arg, import_result *res, char *err,
-    size_t errlen)
+              const char *buf, size_t len, const import_opts *opts,
+              import_report_fn report, void *arg, import_result *res,
+              char *err, size_t errlen)
 {
 	od_file     f;
-	const char *source = opts->source ? opts->source : IMPORT_DEFAULT_SOURCE;
-	char        label[512];
-	int         rv = -1;
+	const char *source =
+	        opts->source ? opts->source : IMPORT_DEFAULT_SOURCE;
+	char label[512];
+	int  rv = -1;
 
 	memset(res, 0, sizeof(*res));
 	if (snapshot_source_by_id(snap, source) < 0) {
 		snprintf(err, errlen, "unknown source '%s'", source);
 		return (-1);
 	}
-	if (od_parse(buf, len, resolve_force, (void *) snap, &f) != 0) {
+	if (od_parse(buf, len, resolve_force, (void *)snap, &f) != 0) {
 		for (size_t i = 0; report != NULL && i < f.nerrors; i++) {
 			report(arg, f.errors[i]);
 		}
@@ -50,12 +51,12 @@ import_buffer(store *s, const snapshot *snap, const char *name,
 	if (f.nbad > f.nerrors && report != NULL) {
 		char more[64];
 		snprintf(more, sizeof(more), "… and %zu more bad rows",
-		    f.nbad - f.nerrors);
+		         f.nbad - f.nerrors);
 		report(arg, more);
 	}
 	if (f.nbad > 0 && !opts->skip_bad) {
-		snprintf(err, errlen, "%s: %zu bad rows; nothing imported", name,
-		    f.nbad);
+		snprintf(err, errlen, "%s: %zu bad rows; nothing imported",
+		         name, f.nbad);
 		goto done;
 	}
 	if (store_begin(s, err, errlen) != 0) {
@@ -66,30 +67,30 @@ import_buffer(store *s, const snapshot *snap, const char *name,
 		int           changed;
 		char          msg[256];
 		store_offence o = {
-			.code        = r->code,
-			.description = r->description,
-			.group       = r->group,
-			.subgroup    = r->subgroup,
+		        .code        = r->code,
+		        .description = r->description,
+		        .group       = r->group,
+		        .subgroup    = r->subgroup,
 		};
 		store_count c = {
-			.area    = r->area,
-			.offence = r->code,
-			.period  = { .year = (uint16_t) r->year,
-			     .quarter      = (uint8_t) r->quarter,
-			     .kind         = PERIOD_QUARTER },
-			.source = source,
-			.value  = r->count,
+		        .area    = r->area,
+		        .offence = r->code,
+		        .period  = {.year    = (uint16_t)r->year,
+		                    .quarter = (uint8_t)r->quarter,
+		                    .kind    = PERIOD_QUARTER},
+		        .source  = source,
+		        .value   = r->count,
 		};
 		/* New codes join the catalogue; known ones keep theirs. */
 		if ((snapshot_offence_by_code(snap, r->code) < 0 &&
-		        store_put_offence(s, &o, msg, sizeof(msg)) != 0) ||
+		     store_put_offence(s, &o, msg, sizeof(msg)) != 0) ||
 		    store_put_count(s, &c, &changed, msg, sizeof(msg)) != 0) {
 			snprintf(err, errlen, "%s line %u: %s", name, r->line,
-			    msg);
+			         msg);
 			store_rollback(s);
 			goto done;
 		}
-		res->changed += (uint64_t) changed;
+		res->changed += (uint64_t)changed;
 	}
 	if (res->changed > 0) {
 		if (opts->label != NULL) {
@@ -97,10 +98,10 @@ import_buffer(store *s, const snapshot *snap, const char *name,
 		} else {
 			const char *base = strrchr(name, '/');
 			snprintf(label, sizeof(label), "import %s",
-			    base ? base + 1 : name);
+			         base ? base + 1 : name);
 		}
 		if (store_add_release(s, label, source, res->changed,
-		        &res->release, err, errlen) != 0) {
+		                      &res->release, err, errlen) != 0) {
 			store_rollback(s);
 			goto done;
 		}

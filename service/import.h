@@ -34,8 +34,8 @@ typedef void (*import_report_fn)(void *arg, const char *message);
  * records no release. Returns 0 or -1 (err says why; nothing written).
  */
 int import_buffer(store *s, const snapshot *snap, const char *name,
-    const char *buf, size_t len, const import_opts *opts,
-    import_report_fn report, void *arg, import_result *res, char *err,
-    size_t errlen);
+                  const char *buf, size_t len, const import_opts *opts,
+                  import_report_fn report, void *arg, import_result *res,
+                  char *err, size_t errlen);
 
 #endif

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <time.h>
 
-static log_level level_now = LOG_INFO;
-static const char *const names[] = { "debug", "info", "warn", "error", "off" };
+static log_level         level_now = LOG_INFO;
+static const char *const names[]   = {"debug", "info", "warn", "error", "off"};
 
 void
 log_set_level(log_level level)
@@ -39,14 +39,15 @@ log_event(log_level level, const char *msg, const char *fmt, ...)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	n += strftime(line, sizeof(line), "ts=%Y-%m-%dT%H:%M:%S", &tm);
-	n += (size_t) snprintf(line + n, sizeof(line) - n,
-	        ".%03ldZ level=%s msg=\"", ts.tv_nsec / 1000000L, names[level]);
+	n += (size_t)snprintf(line + n, sizeof(line) - n,
+	                      ".%03ldZ level=%s msg=\"", ts.tv_nsec / 1000000L,
+	                      names[level]);
 	/* Quotes and control characters in msg would break the line format. */
 	for (const char *p = msg; *p != '\0' && n < sizeof(line) - 8; p++) {
 		if (*p == '"' || *p == '\\') {
 			line[n++] = '\\';
 			line[n++] = *p;
-		} else if ((unsigned char) *p < 0x20) {
+		} else if ((unsigned char)*p < 0x20) {
 			line[n++] = ' ';
 		} else {
 			line[n++] = *p;
@@ -61,8 +62,9 @@ log_event(log_level level, const char *msg, const char *fmt, ...)
 		int m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 		va_end(ap);
 		if (m > 0) {
-			n += (size_t) m < sizeof(line) - n ? (size_t) m
-			                                   : sizeof(line) - n - 1;
+			n += (size_t)m < sizeof(line) - n
+			             ? (size_t)m
+			             : sizeof(line) - n - 1;
 		}
 	}
 	/* One write per line keeps lines whole when threads log at once. */

@@ -16,14 +16,14 @@ typedef enum {
 
 void log_set_level(log_level level);
 /* Parses "debug", "info", "warn", "error", "off"; -1 when unknown. */
-int  log_level_parse(const char *s);
+int log_level_parse(const char *s);
 /* Writes one event: msg is quoted; fmt (may be NULL) adds key=value pairs. */
 void log_event(log_level level, const char *msg, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
 #define log_debug(msg, ...) log_event(LOG_DEBUG, msg, __VA_ARGS__)
-#define log_info(msg, ...) log_event(LOG_INFO, msg, __VA_ARGS__)
-#define log_warn(msg, ...) log_event(LOG_WARN, msg, __VA_ARGS__)
+#define log_info(msg, ...)  log_event(LOG_INFO, msg, __VA_ARGS__)
+#define log_warn(msg, ...)  log_event(LOG_WARN, msg, __VA_ARGS__)
 #define log_error(msg, ...) log_event(LOG_ERROR, msg, __VA_ARGS__)
 
 #endif

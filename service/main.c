@@ -19,39 +19,41 @@
 #include "server.h"
 #include "store.h"
 
-#define DEFAULT_URL "tcp://127.0.0.1:7355"
-#define MAX_LISTEN 16
+#define DEFAULT_URL   "tcp://127.0.0.1:7355"
+#define MAX_LISTEN    16
 #define MAX_FILE_SIZE (1024L * 1024 * 1024)
 
 static const char usage_text[] =
-    "usage: offstatd [options]              serve the API\n"
-    "       offstatd import [options] FILE… load open data files\n"
-    "\n"
-    "options:\n"
-    "  -l, --listen URL       listen here (repeatable; default " DEFAULT_URL
-    ")\n"
-    "                         tcp://HOST:PORT or ipc:///path\n"
-    "  -d, --db PATH          SQLite database (default DIR/offstat.db;\n"
-    "                         ':memory:' keeps nothing)\n"
-    "  -D, --data-dir DIR     data directory (default $OFFSTAT_DATA_DIR,\n"
-    "                         else $XDG_DATA_HOME/offstat, else\n"
-    "                         ~/.local/share/offstat)\n"
-    "  -w, --workers N        requests answered concurrently (default 64)\n"
-    "  -m, --max-request N    largest request in bytes (default 1048576)\n"
-    "  -L, --log-level LEVEL  debug, info, warn, error or off (default "
-    "info)\n"
-    "  -h, --help             show this help and exit\n"
-    "  -V, --version          show the version and exit\n"
-    "\n"
-    "import options:\n"
-    "  --skip-bad             load the good rows, report the bad ones\n"
-    "  --source ID            source of the rows (default " IMPORT_DEFAULT_SOURCE
-    ")\n"
-    "  --label TEXT           release label (default 'import FILE')\n"
-    "\n"
-    "On first start with an empty database the bundled dataset is loaded.\n"
-    "SIGTERM or SIGINT stops the service after answering requests in "
-    "flight.\n";
+        "usage: offstatd [options]              serve the API\n"
+        "       offstatd import [options] FILE… load open data files\n"
+        "\n"
+        "options:\n"
+        "  -l, --listen URL       listen here (repeatable; "
+        "default " DEFAULT_URL ")\n"
+        "                         tcp://HOST:PORT or ipc:///path\n"
+        "  -d, --db PATH          SQLite database (default DIR/offstat.db;\n"
+        "                         ':memory:' keeps nothing)\n"
+        "  -D, --data-dir DIR     data directory (default $OFFSTAT_DATA_DIR,\n"
+        "                         else $XDG_DATA_HOME/offstat, else\n"
+        "                         ~/.local/share/offstat)\n"
+        "  -w, --workers N        requests answered concurrently (default "
+        "64)\n"
+        "  -m, --max-request N    largest request in bytes (default 1048576)\n"
+        "  -L, --log-level LEVEL  debug, info, warn, error or off (default "
+        "info)\n"
+        "  -h, --help             show this help and exit\n"
+        "  -V, --version          show the version and exit\n"
+        "\n"
+        "import options:\n"
+        "  --skip-bad             load the good rows, report the bad ones\n"
+        "  --source ID            source of the rows "
+        "(default " IMPORT_DEFAULT_SOURCE ")\n"
+        "  --label TEXT           release label (default 'import FILE')\n"
+        "\n"
+        "On first start with an empty database the bundled dataset is "
+        "loaded.\n"
+        "SIGTERM or SIGINT stops the service after answering requests in "
+        "flight.\n";
 
 typedef struct {
 	const char *urls[MAX_LISTEN];
@@ -68,18 +70,18 @@ typedef struct {
 enum { OPT_SKIP_BAD = 256, OPT_SOURCE, OPT_LABEL };
 
 static const struct option long_opts[] = {
-	{ "listen", required_argument, NULL, 'l' },
-	{ "db", required_argument, NULL, 'd' },
-	{ "data-dir", required_argument, NULL, 'D' },
-	{ "workers", required_argument, NULL, 'w' },
-	{ "max-request", required_argument, NULL, 'm' },
-	{ "log-level", required_argument, NULL, 'L' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "skip-bad", no_argument, NULL, OPT_SKIP_BAD },
-	{ "source", required_argument, NULL, OPT_SOURCE },
-	{ "label", required_argument, NULL, OPT_LABEL },
-	{ NULL, 0, NULL, 0 },
+        {"listen", required_argument, NULL, 'l'},
+        {"db", required_argument, NULL, 'd'},
+        {"data-dir", required_argument, NULL, 'D'},
+        {"workers", required_argument, NULL, 'w'},
+        {"max-request", required_argument, NULL, 'm'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"skip-bad", no_argument, NULL, OPT_SKIP_BAD},
+        {"source", required_argument, NULL, OPT_SOURCE},
+        {"label", required_argument, NULL, OPT_LABEL},
+        {NULL, 0, NULL, 0},
 };
 
 static int
@@ -102,7 +104,7 @@ parse_size(const char *s, size_t lo, size_t hi, size_t *out)
 	    v > hi) {
 		return (-1);
 	}
-	*out = (size_t) v;
+	*out = (size_t)v;
 	return (0);
 }
 
@@ -111,12 +113,12 @@ parse_args(int argc, char **argv, bool importing, config *c)
 {
 	int opt, lvl;
 	while ((opt = getopt_long(argc, argv, "l:d:D:w:m:L:hV", long_opts,
-	            NULL)) != -1) {
+	                          NULL)) != -1) {
 		switch (opt) {
 		case 'l':
 			if (c->nurls == MAX_LISTEN) {
 				return (usage_error("at most %s listeners",
-				    "16"));
+				                    "16"));
 			}
 			c->urls[c->nurls++] = optarg;
 			break;
@@ -129,15 +131,16 @@ parse_args(int argc, char **argv, bool importing, config *c)
 		case 'w':
 			if (parse_size(optarg, 1, 4096, &c->workers) != 0) {
 				return (usage_error(
-				    "--workers '%s': give 1 to 4096", optarg));
+				        "--workers '%s': give 1 to 4096",
+				        optarg));
 			}
 			break;
 		case 'm':
 			if (parse_size(optarg, 1024, 256u << 20,
-			        &c->max_request) != 0) {
+			               &c->max_request) != 0) {
 				return (usage_error("--max-request '%s': give "
 				                    "1024 to 268435456 bytes",
-				    optarg));
+				                    optarg));
 			}
 			break;
 		case 'L':
@@ -145,9 +148,9 @@ parse_args(int argc, char **argv, bool importing, config *c)
 				return (usage_error("--log-level '%s': give "
 				                    "debug, info, warn, error "
 				                    "or off",
-				    optarg));
+				                    optarg));
 			}
-			log_set_level((log_level) lvl);
+			log_set_level((log_level)lvl);
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -160,7 +163,7 @@ parse_args(int argc, char **argv, bool importing, config *c)
 		case OPT_LABEL:
 			if (!importing) {
 				return (usage_error("%s is an import option",
-				    argv[optind - 1]));
+				                    argv[optind - 1]));
 			}
 			if (opt == OPT_SKIP_BAD) {
 				c->skip_bad = true;
@@ -195,22 +198,25 @@ db_path(const config *c)
 		const char *xdg  = getenv("XDG_DATA_HOME");
 		const char *home = getenv("HOME");
 		if (xdg != NULL && xdg[0] != '\0') {
-			snprintf(home_dir, sizeof(home_dir), "%s/offstat", xdg);
+			snprintf(home_dir, sizeof(home_dir), "%s/offstat",
+			         xdg);
 		} else if (home != NULL && home[0] != '\0') {
 			snprintf(home_dir, sizeof(home_dir),
-			    "%s/.local/share/offstat", home);
+			         "%s/.local/share/offstat", home);
 			/* ~/.local/share may not exist yet. */
 			char share[4096];
 			snprintf(share, sizeof(share), "%s/.local", home);
-			(void) mkdir(share, 0755);
-			snprintf(share, sizeof(share), "%s/.local/share", home);
-			(void) mkdir(share, 0755);
+			(void)mkdir(share, 0755);
+			snprintf(share, sizeof(share), "%s/.local/share",
+			         home);
+			(void)mkdir(share, 0755);
 		} else {
-			snprintf(home_dir, sizeof(home_dir), "/var/lib/offstat");
+			snprintf(home_dir, sizeof(home_dir),
+			         "/var/lib/offstat");
 		}
 		dir = home_dir;
 	}
-	(void) mkdir(dir, 0750);
+	(void)mkdir(dir, 0750);
 	size_t n = strlen(dir) + sizeof("/offstat.db");
 	if ((path = malloc(n)) != NULL) {
 		snprintf(path, n, "%s/offstat.db", dir);
@@ -236,7 +242,8 @@ open_store(const config *c, store **out, snapshot **snap)
 	}
 	if (store_is_empty(*out)) {
 		if (dataset_seed(*out, err, sizeof(err)) != 0) {
-			fprintf(stderr, "offstatd: bundled dataset: %s\n", err);
+			fprintf(stderr, "offstatd: bundled dataset: %s\n",
+			        err);
 			goto fail;
 		}
 		log_info("loaded the bundled dataset", "db=\"%s\"", path);
@@ -266,28 +273,28 @@ read_file(const char *path, size_t *len)
 	}
 	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
 	    n > MAX_FILE_SIZE || fseek(f, 0, SEEK_SET) != 0 ||
-	    (buf = malloc((size_t) n + 1)) == NULL) {
+	    (buf = malloc((size_t)n + 1)) == NULL) {
 		if (errno == 0) {
 			errno = EFBIG;
 		}
 		fclose(f);
 		return (NULL);
 	}
-	if (fread(buf, 1, (size_t) n, f) != (size_t) n) {
+	if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
 		free(buf);
 		fclose(f);
 		return (NULL);
 	}
 	fclose(f);
 	buf[n] = '\0';
-	*len   = (size_t) n;
+	*len   = (size_t)n;
 	return (buf);
 }
 
 static void
 report_line(void *arg, const char *message)
 {
-	fprintf(stderr, "offstatd: %s: %s\n", (const char *) arg, message);
+	fprintf(stderr, "offstatd: %s: %s\n", (const char *)arg, message);
 }
 
 static int
@@ -304,9 +311,9 @@ run_import(config *c, int nfiles, char **files)
 		return (1);
 	}
 	for (int i = 0; i < nfiles; i++) {
-		import_opts   o = { .skip_bad = c->skip_bad,
-			  .source           = c->source,
-			  .label            = c->label };
+		import_opts   o = {.skip_bad = c->skip_bad,
+		                   .source   = c->source,
+		                   .label    = c->label};
 		import_result r;
 		char          err[1024];
 		size_t        len;
@@ -315,24 +322,25 @@ run_import(config *c, int nfiles, char **files)
 		errno = 0;
 		if ((buf = read_file(files[i], &len)) == NULL) {
 			fprintf(stderr, "offstatd: %s: %s\n", files[i],
-			    strerror(errno ? errno : EIO));
+			        strerror(errno ? errno : EIO));
 			status = 1;
 			continue;
 		}
 		if (import_buffer(st, snap, files[i], buf, len, &o,
-		        report_line, files[i], &r, err, sizeof(err)) != 0) {
+		                  report_line, files[i], &r, err,
+		                  sizeof(err)) != 0) {
 			fprintf(stderr, "offstatd: %s\n", err);
 			status = 1;
 		} else if (r.release == 0) {
 			printf("%s: %llu rows, no changes\n", files[i],
-			    (unsigned long long) r.rows);
+			       (unsigned long long)r.rows);
 		} else {
 			printf("%s: %llu rows, %llu added or changed%s%llu "
 			       "bad rows skipped; release %llu\n",
-			    files[i], (unsigned long long) r.rows,
-			    (unsigned long long) r.changed,
-			    r.bad ? ", " : "; ", (unsigned long long) r.bad,
-			    (unsigned long long) r.release);
+			       files[i], (unsigned long long)r.rows,
+			       (unsigned long long)r.changed,
+			       r.bad ? ", " : "; ", (unsigned long long)r.bad,
+			       (unsigned long long)r.release);
 		}
 		free(buf);
 		/* Later files resolve names against what is now stored. */
@@ -357,7 +365,7 @@ run_server(config *c)
 	sigset_t    sigs;
 	int         sig;
 	char        err[512];
-	server_opts so = { 0 };
+	server_opts so = {0};
 
 	if (c->nurls == 0) {
 		c->urls[c->nurls++] = DEFAULT_URL;
@@ -388,9 +396,11 @@ run_server(config *c)
 	{
 		snapshot *cur = snapshot_current();
 		log_info("ready",
-		    "version=%s release=%llu areas=%zu offences=%zu counts=%zu",
-		    OFFSTAT_VERSION_STRING, (unsigned long long) cur->release,
-		    cur->nareas, cur->noffences, cur->nentries);
+		         "version=%s release=%llu areas=%zu offences=%zu "
+		         "counts=%zu",
+		         OFFSTAT_VERSION_STRING,
+		         (unsigned long long)cur->release, cur->nareas,
+		         cur->noffences, cur->nentries);
 		snapshot_unref(cur);
 	}
 	do {
@@ -398,7 +408,8 @@ run_server(config *c)
 			sig = SIGTERM;
 		}
 	} while (sig != SIGINT && sig != SIGTERM);
-	log_info("stopping", "signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	log_info("stopping", "signal=%s",
+	         sig == SIGINT ? "SIGINT" : "SIGTERM");
 	unsigned long long served = server_served(srv);
 	server_stop(srv, 5000);
 	snapshot_clear();
@@ -410,7 +421,7 @@ run_server(config *c)
 int
 main(int argc, char **argv)
 {
-	config c = { 0 };
+	config c = {0};
 	int    rv;
 
 	if (argc > 1 && strcmp(argv[1], "import") == 0) {

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const month_end[] = { "June", "September", "December",
-	"March" };
+static const char *const month_end[] = {"June", "September", "December",
+                                        "March"};
 
 int
 period_make(unsigned year, unsigned quarter, unsigned kind, period *out)
@@ -32,9 +32,9 @@ period_make(unsigned year, unsigned quarter, unsigned kind, period *out)
 	default:
 		return (-1);
 	}
-	out->year    = (uint16_t) year;
-	out->quarter = (uint8_t) quarter;
-	out->kind    = (uint8_t) kind;
+	out->year    = (uint16_t)year;
+	out->quarter = (uint8_t)quarter;
+	out->kind    = (uint8_t)kind;
 	return (0);
 }
 
@@ -42,7 +42,7 @@ bool
 period_equal(const period *a, const period *b)
 {
 	return (a->year == b->year && a->quarter == b->quarter &&
-	    a->kind == b->kind);
+	        a->kind == b->kind);
 }
 
 /* Reads exactly n digits. */
@@ -52,10 +52,10 @@ digits(const char **sp, int n, unsigned *v)
 	const char *s = *sp;
 	unsigned    x = 0;
 	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char) s[i])) {
+		if (!isdigit((unsigned char)s[i])) {
 			return (-1);
 		}
-		x = x * 10 + (unsigned) (s[i] - '0');
+		x = x * 10 + (unsigned)(s[i] - '0');
 	}
 	*v  = x;
 	*sp = s + n;
@@ -65,7 +65,7 @@ digits(const char **sp, int n, unsigned *v)
 static void
 skip_space(const char **sp)
 {
-	while (isspace((unsigned char) **sp)) {
+	while (isspace((unsigned char)**sp)) {
 		(*sp)++;
 	}
 }
@@ -80,7 +80,7 @@ parse_year(const char **sp, unsigned *year)
 	if (strncasecmp(s, "FY", 2) == 0) {
 		s += 2;
 		skip_space(&s);
-		if (digits(&s, 4, &y) != 0 || isdigit((unsigned char) *s)) {
+		if (digits(&s, 4, &y) != 0 || isdigit((unsigned char)*s)) {
 			return (-1);
 		}
 		*year = y;
@@ -96,7 +96,7 @@ parse_year(const char **sp, unsigned *year)
 			return (-1);
 		}
 	} else if (digits(&s, 2, &next) == 0) {
-		if (next != (y + 1) % 100 || isdigit((unsigned char) *s)) {
+		if (next != (y + 1) % 100 || isdigit((unsigned char)*s)) {
 			return (-1);
 		}
 	} else {
@@ -116,10 +116,10 @@ parse_quarter(const char **sp, unsigned *q)
 		return (-1);
 	}
 	s++;
-	if (*s < '1' || *s > '4' || isdigit((unsigned char) s[1])) {
+	if (*s < '1' || *s > '4' || isdigit((unsigned char)s[1])) {
 		return (-1);
 	}
-	*q  = (unsigned) (*s - '0');
+	*q  = (unsigned)(*s - '0');
 	*sp = s + 1;
 	return (0);
 }
@@ -140,7 +140,7 @@ period_parse(const char *s, period *out)
 		for (unsigned i = 0; i < 4; i++) {
 			size_t n = strlen(month_end[i]);
 			if (strncasecmp(s, month_end[i], n) == 0 &&
-			    isspace((unsigned char) s[n])) {
+			    isspace((unsigned char)s[n])) {
 				unsigned cal;
 				s += n;
 				skip_space(&s);
@@ -154,14 +154,14 @@ period_parse(const char *s, period *out)
 				/* March ends Q4 of the year that began the
 				 * April before. */
 				year = i == 3 ? cal - 1 : cal;
-				return (period_make(
-				    year, i + 1, PERIOD_ROLLING, out));
+				return (period_make(year, i + 1,
+				                    PERIOD_ROLLING, out));
 			}
 		}
 		return (-1);
 	}
 	bool rolling = false;
-	if (strncasecmp(s, "YE", 2) == 0 && isspace((unsigned char) s[2])) {
+	if (strncasecmp(s, "YE", 2) == 0 && isspace((unsigned char)s[2])) {
 		rolling = true;
 		s += 3;
 		skip_space(&s);
@@ -178,7 +178,10 @@ period_parse(const char *s, period *out)
 		return (-1);
 	}
 	return (period_make(year, q,
-	    rolling ? PERIOD_ROLLING : q ? PERIOD_QUARTER : PERIOD_YEAR, out));
+	                    rolling ? PERIOD_ROLLING
+	                    : q     ? PERIOD_QUARTER
+	                            : PERIOD_YEAR,
+	                    out));
 }
 
 char *
@@ -189,13 +192,13 @@ period_label(const period *p, char *buf, size_t len)
 		snprintf(buf, len, "%u/%02u", p->year, (p->year + 1) % 100);
 		break;
 	case PERIOD_QUARTER:
-		snprintf(buf, len, "%u/%02u Q%u", p->year,
-		    (p->year + 1) % 100, p->quarter);
+		snprintf(buf, len, "%u/%02u Q%u", p->year, (p->year + 1) % 100,
+		         p->quarter);
 		break;
 	case PERIOD_ROLLING:
 		snprintf(buf, len, "year ending %s %u",
-		    month_end[p->quarter - 1],
-		    p->quarter == 4 ? p->year + 1u : p->year);
+		         month_end[p->quarter - 1],
+		         p->quarter == 4 ? p->year + 1u : p->year);
 		break;
 	default:
 		snprintf(buf, len, "?");

@@ -33,9 +33,9 @@ typedef struct {
  * 2024". Case and surrounding spaces are ignored. Returns 0, or -1 when s is
  * not a period (e.g. "2017/19", "9999/00", "2024/25 Q5").
  */
-int  period_parse(const char *s, period *out);
+int period_parse(const char *s, period *out);
 /* Builds a period from parts as the wire carries them; -1 when invalid. */
-int  period_make(unsigned year, unsigned quarter, unsigned kind, period *out);
+int period_make(unsigned year, unsigned quarter, unsigned kind, period *out);
 /* Writes the canonical label: "2017/18", "2024/25 Q1", "year ending June
  * 2024". Returns buf. */
 char *period_label(const period *p, char *buf, size_t len);
@@ -43,7 +43,7 @@ char *period_label(const period *p, char *buf, size_t len);
 static inline int
 period_qindex(unsigned year, unsigned quarter)
 {
-	return ((int) year * 4 + (int) quarter - 1);
+	return ((int)year * 4 + (int)quarter - 1);
 }
 bool period_equal(const period *a, const period *b);
 

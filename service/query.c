@@ -9,18 +9,18 @@
 
 /* A figure while it is being worked out, before it becomes a message. */
 typedef struct {
-	bool        present;
-	uint64_t    count;
-	unsigned    flags;
-	int         source; /* -1: several or none */
-	const char *note;
+	bool              present;
+	uint64_t          count;
+	unsigned          flags;
+	int               source; /* -1: several or none */
+	const char       *note;
 	const snap_entry *alts; /* other entries of the cell */
-	size_t      nalts;
-	int         method; /* Coverage method; 0 when not an aggregate */
-	unsigned    expected;
-	unsigned    got;
-	int        *missing;
-	size_t      nmissing;
+	size_t            nalts;
+	int      method; /* Coverage method; 0 when not an aggregate */
+	unsigned expected;
+	unsigned got;
+	int     *missing;
+	size_t   nmissing;
 } qv;
 
 #define Q_MAX_MEMBERS 256
@@ -43,7 +43,7 @@ use_source(q_sources *qs, int source)
 Offstat__V1__Source **
 q_sources_list(rpc_ctx *ctx, const q_sources *qs, size_t *n)
 {
-	const snapshot        *snap = ctx->snap;
+	const snapshot       *snap = ctx->snap;
 	Offstat__V1__Source **v;
 
 	*n = 0;
@@ -53,7 +53,7 @@ q_sources_list(rpc_ctx *ctx, const q_sources *qs, size_t *n)
 	}
 	for (size_t i = 0; i < snap->nsources; i++) {
 		if (qs->used[i]) {
-			v[(*n)++] = q_source_msg(ctx, (int) i);
+			v[(*n)++] = q_source_msg(ctx, (int)i);
 		}
 	}
 	return (v);
@@ -65,12 +65,12 @@ q_find_area(rpc_ctx *ctx, const char *name, const char *what)
 	int i;
 	if (name == NULL || name[0] == '\0') {
 		rpc_error(ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
-		    "%s is required", what);
+		          "%s is required", what);
 		return (-1);
 	}
 	if ((i = snapshot_find_area(ctx->snap, name)) < 0) {
 		rpc_error(ctx, OFFSTAT__V1__CODE__NOT_FOUND,
-		    "unknown area '%.100s'", name);
+		          "unknown area '%.100s'", name);
 		return (-1);
 	}
 	return (i);
@@ -85,19 +85,19 @@ q_find_offence(rpc_ctx *ctx, const char *name)
 
 	if (name == NULL || name[0] == '\0') {
 		rpc_error(ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
-		    "offence is required");
+		          "offence is required");
 		return (-1);
 	}
 	i = snapshot_find_offence(ctx->snap, name, cands, 8, &n);
 	if (i == -1) {
 		rpc_error(ctx, OFFSTAT__V1__CODE__NOT_FOUND,
-		    "unknown offence '%.100s'", name);
+		          "unknown offence '%.100s'", name);
 		return (-1);
 	}
 	if (i == -2) {
 		rpc_error(ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
-		    "offence '%.100s' matches %zu offences; use a code", name,
-		    n);
+		          "offence '%.100s' matches %zu offences; use a code",
+		          name, n);
 		for (size_t k = 0; k < n && k < 8; k++) {
 			const snap_offence *o = &ctx->snap->offences[cands[k]];
 			rpc_detail(ctx, "%s: %s", o->code, o->description);
@@ -116,7 +116,7 @@ q_find_source(rpc_ctx *ctx, const char *id)
 	}
 	if ((i = snapshot_source_by_id(ctx->snap, id)) < 0) {
 		rpc_error(ctx, OFFSTAT__V1__CODE__NOT_FOUND,
-		    "unknown source '%.100s'", id);
+		          "unknown source '%.100s'", id);
 		return (-2);
 	}
 	return (i);
@@ -124,34 +124,35 @@ q_find_source(rpc_ctx *ctx, const char *id)
 
 int
 q_period(rpc_ctx *ctx, const Offstat__V1__Period *in, const char *what,
-    bool required, period *out)
+         bool required, period *out)
 {
 	if (in == NULL || (in->text[0] == '\0' && in->year == 0 &&
-	                      in->quarter == 0 && in->kind == 0)) {
+	                   in->quarter == 0 && in->kind == 0)) {
 		if (required) {
 			rpc_error(ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
-			    "%s period is required", what);
+			          "%s period is required", what);
 			return (-1);
 		}
 		return (1);
 	}
 	if (in->text[0] != '\0') {
 		if (period_parse(in->text, out) != 0) {
-			rpc_error(ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
-			    "%s period '%.40s' is not a period such as "
-			    "2017/18, 2024/25 Q1 or year ending June 2024",
-			    what, in->text);
+			rpc_error(
+			        ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
+			        "%s period '%.40s' is not a period such as "
+			        "2017/18, 2024/25 Q1 or year ending June 2024",
+			        what, in->text);
 			return (-1);
 		}
 		return (0);
 	}
-	if (period_make(in->year, in->quarter, (unsigned) in->kind, out) !=
-	    0) {
+	if (period_make(in->year, in->quarter, (unsigned)in->kind, out) != 0) {
 		rpc_error(ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
-		    "%s period (year %u, quarter %u, kind %d) is not valid: "
-		    "years run %d to %d, quarters 1 to 4",
-		    what, in->year, in->quarter, (int) in->kind,
-		    PERIOD_MIN_YEAR, PERIOD_MAX_YEAR);
+		          "%s period (year %u, quarter %u, kind %d) is not "
+		          "valid: "
+		          "years run %d to %d, quarters 1 to 4",
+		          what, in->year, in->quarter, (int)in->kind,
+		          PERIOD_MIN_YEAR, PERIOD_MAX_YEAR);
 		return (-1);
 	}
 	return (0);
@@ -168,9 +169,9 @@ q_period_msg(rpc_ctx *ctx, const period *p)
 	offstat__v1__period__init(m);
 	m->year    = p->year;
 	m->quarter = p->quarter;
-	m->kind    = (Offstat__V1__PeriodKind) p->kind;
-	m->text    = arena_strdup(&ctx->mem, period_label(p, label,
-	                                          sizeof(label)));
+	m->kind    = (Offstat__V1__PeriodKind)p->kind;
+	m->text =
+	        arena_strdup(&ctx->mem, period_label(p, label, sizeof(label)));
 	return (m);
 }
 
@@ -179,7 +180,7 @@ code_list(rpc_ctx *ctx, const int *idx, size_t n)
 {
 	char **v = arena_calloc(&ctx->mem, n + 1, sizeof(*v));
 	for (size_t i = 0; v != NULL && i < n; i++) {
-		v[i] = (char *) ctx->snap->areas[idx[i]].code;
+		v[i] = (char *)ctx->snap->areas[idx[i]].code;
 	}
 	return (v);
 }
@@ -187,8 +188,8 @@ code_list(rpc_ctx *ctx, const int *idx, size_t n)
 Offstat__V1__Area *
 q_area_msg(rpc_ctx *ctx, int area)
 {
-	const snap_area   *a = &ctx->snap->areas[area];
-	Offstat__V1__Area *m = arena_alloc(&ctx->mem, sizeof(*m));
+	const snap_area   *a     = &ctx->snap->areas[area];
+	Offstat__V1__Area *m     = arena_alloc(&ctx->mem, sizeof(*m));
 	const snap_area   *areas = ctx->snap->areas;
 
 	if (m == NULL) {
@@ -196,18 +197,18 @@ q_area_msg(rpc_ctx *ctx, int area)
 	}
 	/* Snapshot strings outlive the call: no copies needed. */
 	offstat__v1__area__init(m);
-	m->code = (char *) a->code;
-	m->name = (char *) a->name;
-	m->kind = (Offstat__V1__AreaKind) a->kind;
-	m->parent_code  = (char *) (a->parent >= 0 ? areas[a->parent].code : "");
-	m->region_code  = (char *) (a->region >= 0 ? areas[a->region].code : "");
+	m->code        = (char *)a->code;
+	m->name        = (char *)a->name;
+	m->kind        = (Offstat__V1__AreaKind)a->kind;
+	m->parent_code = (char *)(a->parent >= 0 ? areas[a->parent].code : "");
+	m->region_code = (char *)(a->region >= 0 ? areas[a->region].code : "");
 	m->country_code =
-	    (char *) (a->country >= 0 ? areas[a->country].code : "");
+	        (char *)(a->country >= 0 ? areas[a->country].code : "");
 	m->n_aliases          = a->naliases;
-	m->aliases            = (char **) a->aliases;
+	m->aliases            = (char **)a->aliases;
 	m->population         = a->population;
 	m->population_under18 = a->under18;
-	m->population_source  = (char *) a->population_source;
+	m->population_source  = (char *)a->population_source;
 	m->n_members          = a->nmembers;
 	m->members            = code_list(ctx, a->members, a->nmembers);
 	return (m);
@@ -223,21 +224,21 @@ q_offence_msg(rpc_ctx *ctx, int offence)
 		return (NULL);
 	}
 	offstat__v1__offence__init(m);
-	m->code        = (char *) o->code;
-	m->description = (char *) o->description;
-	m->group       = (char *) o->group;
-	m->subgroup    = (char *) o->subgroup;
-	m->note        = (char *) o->note;
+	m->code        = (char *)o->code;
+	m->description = (char *)o->description;
+	m->group       = (char *)o->group;
+	m->subgroup    = (char *)o->subgroup;
+	m->note        = (char *)o->note;
 	if (o->break_year != 0) {
-		Offstat__V1__SeriesBreak *b = arena_alloc(&ctx->mem,
-		    sizeof(*b));
+		Offstat__V1__SeriesBreak *b =
+		        arena_alloc(&ctx->mem, sizeof(*b));
 		m->breaks = arena_alloc(&ctx->mem, sizeof(*m->breaks));
 		if (b == NULL || m->breaks == NULL) {
 			return (NULL);
 		}
 		offstat__v1__series_break__init(b);
 		b->year      = o->break_year;
-		b->note      = (char *) o->break_note;
+		b->note      = (char *)o->break_note;
 		m->breaks[0] = b;
 		m->n_breaks  = 1;
 	}
@@ -254,13 +255,13 @@ q_source_msg(rpc_ctx *ctx, int source)
 		return (NULL);
 	}
 	offstat__v1__source__init(m);
-	m->id        = (char *) s->id;
-	m->title     = (char *) s->title;
-	m->publisher = (char *) s->publisher;
-	m->published = (char *) s->published;
-	m->url       = (char *) s->url;
-	m->kind      = (Offstat__V1__SourceKind) s->kind;
-	m->note      = (char *) s->note;
+	m->id        = (char *)s->id;
+	m->title     = (char *)s->title;
+	m->publisher = (char *)s->publisher;
+	m->published = (char *)s->published;
+	m->url       = (char *)s->url;
+	m->kind      = (Offstat__V1__SourceKind)s->kind;
+	m->note      = (char *)s->note;
 	return (m);
 }
 
@@ -269,15 +270,15 @@ q_source_msg(rpc_ctx *ctx, int source)
 /* Entries of one cell from the allowed source, best first. */
 static const snap_entry *
 cell(rpc_ctx *ctx, int area, int offence, const period *p, int source,
-    size_t *n)
+     size_t *n)
 {
-	const snap_entry *e = snapshot_cell(ctx->snap, (uint32_t) area,
-	    (uint32_t) offence, p, n);
+	const snap_entry *e = snapshot_cell(ctx->snap, (uint32_t)area,
+	                                    (uint32_t)offence, p, n);
 	if (source < 0 || *n == 0) {
 		return (e);
 	}
 	for (size_t i = 0; i < *n; i++) {
-		if ((int) e[i].source == source) {
+		if ((int)e[i].source == source) {
 			*n = 1;
 			return (&e[i]);
 		}
@@ -288,8 +289,7 @@ cell(rpc_ctx *ctx, int area, int offence, const period *p, int source,
 
 /* The figure stored for exactly this cell. */
 static void
-stored(rpc_ctx *ctx, int area, int offence, const period *p, int source,
-    qv *v)
+stored(rpc_ctx *ctx, int area, int offence, const period *p, int source, qv *v)
 {
 	size_t            n;
 	const snap_entry *e = cell(ctx, area, offence, p, source, &n);
@@ -302,7 +302,7 @@ stored(rpc_ctx *ctx, int area, int offence, const period *p, int source,
 	v->present = true;
 	v->count   = e[0].value;
 	v->flags   = e[0].flags;
-	v->source  = (int) e[0].source;
+	v->source  = (int)e[0].source;
 	v->note    = e[0].note;
 	if (n > 1) {
 		v->alts  = e + 1;
@@ -313,12 +313,15 @@ stored(rpc_ctx *ctx, int area, int offence, const period *p, int source,
 			}
 		}
 		if (v->flags & FLAG_CONFLICT) {
-			const snap_source *s = &ctx->snap->sources[e[0].source];
+			const snap_source *s =
+			        &ctx->snap->sources[e[0].source];
 			v->note = arena_printf(&ctx->mem,
-			    "sources disagree; used %s (%s), the preferred "
-			    "figure%s%s",
-			    s->id, s->title, e[0].note[0] ? ": " : "",
-			    e[0].note);
+			                       "sources disagree; used %s "
+			                       "(%s), the preferred "
+			                       "figure%s%s",
+			                       s->id, s->title,
+			                       e[0].note[0] ? ": " : "",
+			                       e[0].note);
 		}
 	}
 }
@@ -328,9 +331,9 @@ static void
 accumulate(qv *sum, const qv *part, bool first)
 {
 	sum->count += part->count;
-	sum->flags |= part->flags & (FLAG_PROVISIONAL | FLAG_REVISED |
-	                                FLAG_ESTIMATED | FLAG_CONFLICT |
-	                                FLAG_INCOMPLETE);
+	sum->flags |= part->flags &
+	              (FLAG_PROVISIONAL | FLAG_REVISED | FLAG_ESTIMATED |
+	               FLAG_CONFLICT | FLAG_INCOMPLETE);
 	if (first) {
 		sum->source = part->source;
 	} else if (sum->source != part->source) {
@@ -344,11 +347,10 @@ accumulate(qv *sum, const qv *part, bool first)
  * its quarters. A part-year sum is present but INCOMPLETE.
  */
 static void
-direct(rpc_ctx *ctx, int area, int offence, const period *p, int source,
-    qv *v)
+direct(rpc_ctx *ctx, int area, int offence, const period *p, int source, qv *v)
 {
 	period   q[4];
-	unsigned got = 0;
+	unsigned got       = 0;
 	char     which[16] = "";
 
 	stored(ctx, area, offence, p, source, v);
@@ -357,7 +359,7 @@ direct(rpc_ctx *ctx, int area, int offence, const period *p, int source,
 	}
 	if (p->kind == PERIOD_ROLLING && p->quarter == 4) {
 		/* The year ending March is the financial year. */
-		period y = { .year = p->year, .kind = PERIOD_YEAR };
+		period y = {.year = p->year, .kind = PERIOD_YEAR};
 		stored(ctx, area, offence, &y, source, v);
 		if (v->present) {
 			return;
@@ -365,13 +367,14 @@ direct(rpc_ctx *ctx, int area, int offence, const period *p, int source,
 	}
 	for (int i = 0; i < 4; i++) {
 		if (p->kind == PERIOD_YEAR) {
-			q[i] = (period) { p->year, (uint8_t) (i + 1),
-				PERIOD_QUARTER };
+			q[i] = (period){p->year, (uint8_t)(i + 1),
+			                PERIOD_QUARTER};
 		} else {
 			/* The four quarters ending with p's. */
 			int idx = period_qindex(p->year, p->quarter) - 3 + i;
-			q[i]    = (period) { (uint16_t) (idx / 4),
-                                (uint8_t) (idx % 4 + 1), PERIOD_QUARTER };
+			q[i]    = (period){(uint16_t)(idx / 4),
+			                   (uint8_t)(idx % 4 + 1),
+			                   PERIOD_QUARTER};
 		}
 	}
 	qv sum;
@@ -385,7 +388,7 @@ direct(rpc_ctx *ctx, int area, int offence, const period *p, int source,
 			got++;
 			size_t l = strlen(which);
 			snprintf(which + l, sizeof(which) - l, "%s%d",
-			    l ? ", " : "", i + 1);
+			         l ? ", " : "", i + 1);
 		}
 	}
 	if (got == 0) {
@@ -394,9 +397,9 @@ direct(rpc_ctx *ctx, int area, int offence, const period *p, int source,
 	*v = sum;
 	if (got < 4) {
 		v->flags |= FLAG_INCOMPLETE;
-		v->note = arena_printf(&ctx->mem,
-		    "sum of %u of 4 quarters (%s%s)", got,
-		    p->kind == PERIOD_YEAR ? "Q" : "quarters ", which);
+		v->note = arena_printf(
+		        &ctx->mem, "sum of %u of 4 quarters (%s%s)", got,
+		        p->kind == PERIOD_YEAR ? "Q" : "quarters ", which);
 	} else {
 		v->note = "sum of 4 quarters";
 	}
@@ -411,14 +414,14 @@ is_aggregate(const snap_area *a)
 /* The sum over an aggregate's members; members only when mask allows. */
 static void
 member_sum(rpc_ctx *ctx, int area, int offence, const period *p, int source,
-    const bool *mask, qv *v)
+           const bool *mask, qv *v)
 {
 	const snap_area *a = &ctx->snap->areas[area];
 
 	memset(v, 0, sizeof(*v));
 	v->source   = -1;
 	v->method   = OFFSTAT__V1__COVERAGE__METHOD__SUM_OF_MEMBERS;
-	v->expected = (unsigned) a->nmembers;
+	v->expected = (unsigned)a->nmembers;
 	v->missing  = arena_calloc(&ctx->mem, a->nmembers, sizeof(int));
 	for (size_t k = 0; k < a->nmembers; k++) {
 		qv part;
@@ -457,14 +460,15 @@ finish(rpc_ctx *ctx, int offence, const period *p, qv *v)
 
 static void
 resolve(rpc_ctx *ctx, int area, int offence, const period *p, int source,
-    qv *v)
+        qv *v)
 {
 	direct(ctx, area, offence, p, source, v);
 	if (is_aggregate(&ctx->snap->areas[area])) {
 		if (v->present) {
-			v->method   = OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED;
-			v->expected = (unsigned) ctx->snap->areas[area].nmembers;
-			v->got      = v->expected;
+			v->method = OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED;
+			v->expected =
+			        (unsigned)ctx->snap->areas[area].nmembers;
+			v->got = v->expected;
 		} else {
 			member_sum(ctx, area, offence, p, source, NULL, v);
 		}
@@ -475,12 +479,12 @@ resolve(rpc_ctx *ctx, int area, int offence, const period *p, int source,
 static Offstat__V1__Flag *
 flag_list(rpc_ctx *ctx, unsigned flags, size_t *n)
 {
-	Offstat__V1__Flag *f = arena_calloc(&ctx->mem, FLAG_LAST + 1,
-	    sizeof(*f));
+	Offstat__V1__Flag *f =
+	        arena_calloc(&ctx->mem, FLAG_LAST + 1, sizeof(*f));
 	*n = 0;
 	for (int i = FLAG_FIRST; f != NULL && i <= FLAG_LAST; i++) {
 		if (flags & (1u << i)) {
-			f[(*n)++] = (Offstat__V1__Flag) i;
+			f[(*n)++] = (Offstat__V1__Flag)i;
 		}
 	}
 	return (f);
@@ -498,27 +502,28 @@ value_msg(rpc_ctx *ctx, const period *p, const qv *v, q_sources *qs)
 	m->present = v->present;
 	m->count   = v->count;
 	m->flags   = flag_list(ctx, v->flags, &m->n_flags);
-	m->note    = (char *) (v->note != NULL ? v->note : "");
+	m->note    = (char *)(v->note != NULL ? v->note : "");
 	if (v->source >= 0) {
-		m->source_id = (char *) ctx->snap->sources[v->source].id;
+		m->source_id = (char *)ctx->snap->sources[v->source].id;
 		use_source(qs, v->source);
 	}
 	if (v->nalts > 0) {
 		m->alternatives = arena_calloc(&ctx->mem, v->nalts,
-		    sizeof(*m->alternatives));
+		                               sizeof(*m->alternatives));
 		for (size_t i = 0; m->alternatives != NULL && i < v->nalts;
 		     i++) {
-			Offstat__V1__Alternative *a = arena_alloc(&ctx->mem,
-			    sizeof(*a));
+			Offstat__V1__Alternative *a =
+			        arena_alloc(&ctx->mem, sizeof(*a));
 			if (a == NULL) {
 				return (NULL);
 			}
 			offstat__v1__alternative__init(a);
 			a->count = v->alts[i].value;
 			a->source_id =
-			    (char *) ctx->snap->sources[v->alts[i].source].id;
-			a->note = (char *) v->alts[i].note;
-			use_source(qs, (int) v->alts[i].source);
+			        (char *)ctx->snap->sources[v->alts[i].source]
+			                .id;
+			a->note = (char *)v->alts[i].note;
+			use_source(qs, (int)v->alts[i].source);
 			m->alternatives[m->n_alternatives++] = a;
 		}
 	}
@@ -528,7 +533,7 @@ value_msg(rpc_ctx *ctx, const period *p, const qv *v, q_sources *qs)
 			return (NULL);
 		}
 		offstat__v1__coverage__init(c);
-		c->method           = (Offstat__V1__Coverage__Method) v->method;
+		c->method           = (Offstat__V1__Coverage__Method)v->method;
 		c->members_expected = v->expected;
 		c->members_present  = v->got;
 		c->n_missing        = v->nmissing;
@@ -540,7 +545,7 @@ value_msg(rpc_ctx *ctx, const period *p, const qv *v, q_sources *qs)
 
 Offstat__V1__Value *
 q_value(rpc_ctx *ctx, int area, int offence, const period *p, int source,
-    q_sources *qs)
+        q_sources *qs)
 {
 	qv v;
 	resolve(ctx, area, offence, p, source, &v);
@@ -550,34 +555,34 @@ q_value(rpc_ctx *ctx, int area, int offence, const period *p, int source,
 /* ---- Trends --------------------------------------------------------- */
 
 static void
-published_changes(rpc_ctx *ctx, Offstat__V1__Trend *t, int area,
-    int offence, const period *base, const period *end, q_sources *qs)
+published_changes(rpc_ctx *ctx, Offstat__V1__Trend *t, int area, int offence,
+                  const period *base, const period *end, q_sources *qs)
 {
 	const snapshot *snap = ctx->snap;
 	size_t          n    = 0;
 
 	for (size_t i = 0; i < snap->nchanges; i++) {
 		const snap_change *c = &snap->changes[i];
-		n += c->area == (uint32_t) area &&
-		    c->offence == (uint32_t) offence &&
-		    period_equal(&c->from, base) && period_equal(&c->to, end);
+		n += c->area == (uint32_t)area &&
+		     c->offence == (uint32_t)offence &&
+		     period_equal(&c->from, base) && period_equal(&c->to, end);
 	}
 	if (n == 0) {
 		return;
 	}
-	t->published_changes = arena_calloc(&ctx->mem, n,
-	    sizeof(*t->published_changes));
-	for (size_t i = 0; t->published_changes != NULL &&
-	     i < snap->nchanges; i++) {
+	t->published_changes =
+	        arena_calloc(&ctx->mem, n, sizeof(*t->published_changes));
+	for (size_t i = 0; t->published_changes != NULL && i < snap->nchanges;
+	     i++) {
 		const snap_change *c = &snap->changes[i];
-		if (c->area != (uint32_t) area ||
-		    c->offence != (uint32_t) offence ||
+		if (c->area != (uint32_t)area ||
+		    c->offence != (uint32_t)offence ||
 		    !period_equal(&c->from, base) ||
 		    !period_equal(&c->to, end)) {
 			continue;
 		}
-		Offstat__V1__PublishedChange *m = arena_alloc(&ctx->mem,
-		    sizeof(*m));
+		Offstat__V1__PublishedChange *m =
+		        arena_alloc(&ctx->mem, sizeof(*m));
 		if (m == NULL) {
 			return;
 		}
@@ -585,21 +590,21 @@ published_changes(rpc_ctx *ctx, Offstat__V1__Trend *t, int area,
 		m->from      = q_period_msg(ctx, &c->from);
 		m->to        = q_period_msg(ctx, &c->to);
 		m->percent   = c->percent;
-		m->source_id = (char *) snap->sources[c->source].id;
-		m->note      = (char *) c->note;
-		use_source(qs, (int) c->source);
+		m->source_id = (char *)snap->sources[c->source].id;
+		m->note      = (char *)c->note;
+		use_source(qs, (int)c->source);
 		t->published_changes[t->n_published_changes++] = m;
 	}
 }
 
 static Offstat__V1__Coverage *
 coverage_msg(rpc_ctx *ctx, int method, unsigned expected, unsigned got,
-    const int *missing, size_t nmissing)
+             const int *missing, size_t nmissing)
 {
 	Offstat__V1__Coverage *c = arena_alloc(&ctx->mem, sizeof(*c));
 	if (c != NULL) {
 		offstat__v1__coverage__init(c);
-		c->method           = (Offstat__V1__Coverage__Method) method;
+		c->method           = (Offstat__V1__Coverage__Method)method;
 		c->members_expected = expected;
 		c->members_present  = got;
 		c->n_missing        = nmissing;
@@ -610,7 +615,7 @@ coverage_msg(rpc_ctx *ctx, int method, unsigned expected, unsigned got,
 
 Offstat__V1__Trend *
 q_trend(rpc_ctx *ctx, int area, int offence, const period *base,
-    const period *end, int source, int subject, q_sources *qs)
+        const period *end, int source, int subject, q_sources *qs)
 {
 	const snap_area    *a = &ctx->snap->areas[area];
 	const snap_offence *o = &ctx->snap->offences[offence];
@@ -627,16 +632,17 @@ q_trend(rpc_ctx *ctx, int area, int offence, const period *base,
 	direct(ctx, area, offence, base, source, &vb);
 	direct(ctx, area, offence, end, source, &ve);
 	if (is_aggregate(a) && vb.present && ve.present) {
-		vb.method = ve.method = OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED;
+		vb.method = ve.method =
+		        OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED;
 		vb.expected = ve.expected = vb.got = ve.got =
-		    (unsigned) a->nmembers;
-		t->coverage = coverage_msg(ctx, vb.method, vb.expected,
-		    vb.got, NULL, 0);
+		        (unsigned)a->nmembers;
+		t->coverage = coverage_msg(ctx, vb.method, vb.expected, vb.got,
+		                           NULL, 0);
 	} else if (is_aggregate(a)) {
 		/* Like for like: only members with figures in both
 		 * periods. A published figure for one period is shown but
 		 * never mixed with sums of members. */
-		bool  *both = arena_calloc(&ctx->mem, a->nmembers, 1);
+		bool  *both  = arena_calloc(&ctx->mem, a->nmembers, 1);
 		size_t nboth = 0, nother = 0;
 		for (size_t k = 0; both != NULL && k < a->nmembers; k++) {
 			qv mb, me;
@@ -648,53 +654,63 @@ q_trend(rpc_ctx *ctx, int area, int offence, const period *base,
 		}
 		if (nother > 0) {
 			qv pb = vb, pe = ve;
-			member_sum(ctx, area, offence, base, source, both, &vb);
+			member_sum(ctx, area, offence, base, source, both,
+			           &vb);
 			member_sum(ctx, area, offence, end, source, both, &ve);
-			t->coverage = coverage_msg(ctx,
-			    OFFSTAT__V1__COVERAGE__METHOD__SUM_OF_MEMBERS,
-			    (unsigned) a->nmembers, (unsigned) nboth,
-			    vb.missing, vb.nmissing);
+			t->coverage = coverage_msg(
+			        ctx,
+			        OFFSTAT__V1__COVERAGE__METHOD__SUM_OF_MEMBERS,
+			        (unsigned)a->nmembers, (unsigned)nboth,
+			        vb.missing, vb.nmissing);
 			if (pb.present || pe.present) {
 				const qv *pub = pb.present ? &pb : &pe;
-				note = arena_printf(&ctx->mem,
-				    "like-for-like sum of %zu of %zu members; "
-				    "the published figure for %s (%llu, %s) "
-				    "is not mixed with sums of members",
-				    nboth, a->nmembers,
-				    pb.present ? "the base period"
-				               : "the end period",
-				    (unsigned long long) pub->count,
-				    pub->source >= 0
-				        ? ctx->snap->sources[pub->source].id
-				        : "several sources");
+				note          = arena_printf(
+				                 &ctx->mem,
+				                 "like-for-like sum of %zu of %zu "
+				                          "members; "
+				                          "the published figure for %s (%llu, "
+				                          "%s) "
+				                          "is not mixed with sums of members",
+				                 nboth, a->nmembers,
+                                        pb.present ? "the base period"
+				                            : "the end period",
+				                 (unsigned long long)pub->count,
+                                        pub->source >= 0
+				                         ? ctx->snap
+                                                          ->sources
+                                                                  [pub->source]
+                                                          .id
+				                         : "several sources");
 			} else if (nboth < a->nmembers) {
-				note = arena_printf(&ctx->mem,
-				    "like-for-like sum of the %zu of %zu "
-				    "members with figures for both periods",
-				    nboth, a->nmembers);
+				note = arena_printf(
+				        &ctx->mem,
+				        "like-for-like sum of the %zu of %zu "
+				        "members with figures for both "
+				        "periods",
+				        nboth, a->nmembers);
 			}
 		} else {
 			if (vb.present) {
 				vb.method =
-				    OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED;
+				        OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED;
 			}
 			if (ve.present) {
 				ve.method =
-				    OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED;
+				        OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED;
 			}
-			note = nboth > 0
-			    ? "only the subject has figures for both periods"
-			    : "";
+			note = nboth > 0 ? "only the subject has figures for "
+			                   "both periods"
+			                 : "";
 		}
 	}
 	finish(ctx, offence, base, &vb);
 	finish(ctx, offence, end, &ve);
 	t->base_value = value_msg(ctx, base, &vb, qs);
-	t->end_value = value_msg(ctx, end, &ve, qs);
+	t->end_value  = value_msg(ctx, end, &ve, qs);
 
 	unsigned flags = (vb.flags | ve.flags) &
-	    (FLAG_SMALL_NUMBER | FLAG_CONFLICT | FLAG_INCOMPLETE |
-	        FLAG_PROVISIONAL | FLAG_REVISED | FLAG_ESTIMATED);
+	                 (FLAG_SMALL_NUMBER | FLAG_CONFLICT | FLAG_INCOMPLETE |
+	                  FLAG_PROVISIONAL | FLAG_REVISED | FLAG_ESTIMATED);
 	if (o->break_year != 0 && base->year < o->break_year &&
 	    end->year >= o->break_year) {
 		flags |= FLAG_SERIES_BREAK;
@@ -702,30 +718,32 @@ q_trend(rpc_ctx *ctx, int area, int offence, const period *base,
 	if (vb.present && ve.present) {
 		double pct;
 		t->change_known = true;
-		t->change       = (int64_t) ve.count - (int64_t) vb.count;
+		t->change       = (int64_t)ve.count - (int64_t)vb.count;
 		if (stats_percent_change(vb.count, ve.count, &pct)) {
 			t->percent_known  = true;
 			t->percent_change = pct;
 		}
 		if (flags & FLAG_SERIES_BREAK) {
-			note = arena_printf(&ctx->mem,
-			    "%s%sthe series breaks in %u/%02u: %s", note,
-			    note[0] ? "; " : "", o->break_year,
-			    (o->break_year + 1) % 100, o->break_note);
+			note = arena_printf(
+			        &ctx->mem,
+			        "%s%sthe series breaks in %u/%02u: %s", note,
+			        note[0] ? "; " : "", o->break_year,
+			        (o->break_year + 1) % 100, o->break_note);
 		}
 	} else {
-		char label[PERIOD_LABEL_MAX];
-		const char *why = arena_printf(&ctx->mem, "no figure for %s",
-		    !vb.present ? period_label(base, label, sizeof(label))
-		                : period_label(end, label, sizeof(label)));
+		char        label[PERIOD_LABEL_MAX];
+		const char *why = arena_printf(
+		        &ctx->mem, "no figure for %s",
+		        !vb.present ? period_label(base, label, sizeof(label))
+		                    : period_label(end, label, sizeof(label)));
 		if (!vb.present && !ve.present) {
 			why = "no figures for either period";
 		}
 		note = arena_printf(&ctx->mem, "%s%s%s", why,
-		    note[0] ? "; " : "", note);
+		                    note[0] ? "; " : "", note);
 	}
 	t->flags = flag_list(ctx, flags, &t->n_flags);
-	t->note  = (char *) note;
+	t->note  = (char *)note;
 	published_changes(ctx, t, area, offence, base, end, qs);
 	return (t);
 }
@@ -741,53 +759,60 @@ direction(rpc_ctx *ctx, const Offstat__V1__Trend *t)
 	}
 	if (!t->percent_known) {
 		return (arena_printf(&ctx->mem, "%s %lld",
-		    t->change > 0 ? "up" : "down",
-		    (long long) llabs(t->change)));
+		                     t->change > 0 ? "up" : "down",
+		                     (long long)llabs(t->change)));
 	}
 	return (arena_printf(&ctx->mem, "%s %.1f%%",
-	    t->change > 0 ? "up" : "down", fabs(t->percent_change)));
+	                     t->change > 0 ? "up" : "down",
+	                     fabs(t->percent_change)));
 }
 
 const char *
 q_summary(rpc_ctx *ctx, int offence, const Offstat__V1__Trend *s,
-    Offstat__V1__Trend *const *comps, size_t ncomps)
+          Offstat__V1__Trend *const *comps, size_t ncomps)
 {
 	const snap_offence *o = &ctx->snap->offences[offence];
 	const char         *text;
 
 	if (!s->change_known) {
 		return (arena_printf(&ctx->mem,
-		    "%s: the change in %s offences from %s to %s is unknown "
-		    "(%s).",
-		    s->area->name, o->code, s->base_value->period->text,
-		    s->end_value->period->text, s->note));
+		                     "%s: the change in %s offences from %s "
+		                     "to %s is unknown "
+		                     "(%s).",
+		                     s->area->name, o->code,
+		                     s->base_value->period->text,
+		                     s->end_value->period->text, s->note));
 	}
-	text = arena_printf(&ctx->mem,
-	    "%s recorded %llu %s offences (%s) in %s, %s from %llu in %s",
-	    s->area->name, (unsigned long long) s->end_value->count, o->code,
-	    o->description, s->end_value->period->text, direction(ctx, s),
-	    (unsigned long long) s->base_value->count, s->base_value->period->text);
+	text = arena_printf(
+	        &ctx->mem,
+	        "%s recorded %llu %s offences (%s) in %s, %s from %llu in %s",
+	        s->area->name, (unsigned long long)s->end_value->count,
+	        o->code, o->description, s->end_value->period->text,
+	        direction(ctx, s), (unsigned long long)s->base_value->count,
+	        s->base_value->period->text);
 	for (size_t i = 0; i < ncomps; i++) {
 		const Offstat__V1__Trend *c = comps[i];
 		if (c->change_known) {
-			text = arena_printf(&ctx->mem, "%s; %s was %s%s", text,
-			    c->area->name, direction(ctx, c),
-			    c->coverage != NULL &&
-			            c->coverage->n_missing > 0
-			        ? " (like for like, not all forces)"
-			        : "");
+			text = arena_printf(
+			        &ctx->mem, "%s; %s was %s%s", text,
+			        c->area->name, direction(ctx, c),
+			        c->coverage != NULL &&
+			                        c->coverage->n_missing > 0
+			                ? " (like for like, not all forces)"
+			                : "");
 		} else if (c->n_published_changes > 0) {
 			text = arena_printf(&ctx->mem,
-			    "%s; %s was published as %+.1f%%", text,
-			    c->area->name,
-			    c->published_changes[0]->percent);
+			                    "%s; %s was published as %+.1f%%",
+			                    text, c->area->name,
+			                    c->published_changes[0]->percent);
 		}
 	}
 	bool small = false;
 	for (size_t i = 0; i < s->n_flags; i++) {
 		small |= s->flags[i] == OFFSTAT__V1__FLAG__SMALL_NUMBER;
 	}
-	return (arena_printf(&ctx->mem, "%s.%s", text,
-	    small ? " Counts under 10: treat the percentage with caution."
-	          : ""));
+	return (arena_printf(
+	        &ctx->mem, "%s.%s", text,
+	        small ? " Counts under 10: treat the percentage with caution."
+	              : ""));
 }

@@ -19,10 +19,10 @@ typedef struct {
 	bool *used; /* one per snapshot source */
 } q_sources;
 
-int  q_sources_init(rpc_ctx *ctx, q_sources *qs);
+int q_sources_init(rpc_ctx *ctx, q_sources *qs);
 /* The used sources as messages; *n gets their number. */
 Offstat__V1__Source **q_sources_list(rpc_ctx *ctx, const q_sources *qs,
-    size_t *n);
+                                     size_t *n);
 
 /* Area by code or name: index, or -1 with NOT_FOUND/INVALID_ARGUMENT set. */
 int q_find_area(rpc_ctx *ctx, const char *name, const char *what);
@@ -36,7 +36,7 @@ int q_find_source(rpc_ctx *ctx, const char *id);
  * INVALID_ARGUMENT set.
  */
 int q_period(rpc_ctx *ctx, const Offstat__V1__Period *in, const char *what,
-    bool required, period *out);
+             bool required, period *out);
 
 Offstat__V1__Period  *q_period_msg(rpc_ctx *ctx, const period *p);
 Offstat__V1__Area    *q_area_msg(rpc_ctx *ctx, int area);
@@ -45,7 +45,7 @@ Offstat__V1__Source  *q_source_msg(rpc_ctx *ctx, int source);
 
 /* One figure; never NULL unless out of memory. */
 Offstat__V1__Value *q_value(rpc_ctx *ctx, int area, int offence,
-    const period *p, int source, q_sources *qs);
+                            const period *p, int source, q_sources *qs);
 /*
  * The change of area between base and end. For aggregates, published
  * figures are used when both periods have one; otherwise members with
@@ -53,11 +53,11 @@ Offstat__V1__Value *q_value(rpc_ctx *ctx, int area, int offence,
  * when it would be the only member (an area is not its own comparator).
  */
 Offstat__V1__Trend *q_trend(rpc_ctx *ctx, int area, int offence,
-    const period *base, const period *end, int source, int subject,
-    q_sources *qs);
+                            const period *base, const period *end, int source,
+                            int subject, q_sources *qs);
 /* One sentence describing the subject's change beside its comparators. */
 const char *q_summary(rpc_ctx *ctx, int offence,
-    const Offstat__V1__Trend *subject, Offstat__V1__Trend *const *comps,
-    size_t ncomps);
+                      const Offstat__V1__Trend  *subject,
+                      Offstat__V1__Trend *const *comps, size_t ncomps);
 
 #endif

@@ -15,7 +15,7 @@
 #include "log.h"
 
 #define DEFAULT_WORKERS 64
-#define MAX_WORKERS 4096
+#define MAX_WORKERS     4096
 
 typedef enum { W_INIT, W_RECV, W_SEND } wstate;
 
@@ -28,13 +28,13 @@ typedef struct worker {
 } worker;
 
 struct server {
-	nng_socket         sock;
-	worker            *workers;
-	size_t             nworkers;
-	dispatch_opts      dopts;
-	atomic_bool        stopping;
-	atomic_int         busy; /* workers between receive and sent */
-	atomic_ullong      served;
+	nng_socket    sock;
+	worker       *workers;
+	size_t        nworkers;
+	dispatch_opts dopts;
+	atomic_bool   stopping;
+	atomic_int    busy; /* workers between receive and sent */
+	atomic_ullong served;
 };
 
 static uint64_t
@@ -42,7 +42,7 @@ now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec);
+	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
 }
 
 static void
@@ -65,7 +65,7 @@ answer(worker *w, nng_msg *msg)
 	o.unavailable = atomic_load(&s->stopping);
 	w->t0         = now_ns();
 	if (dispatch_request(nng_msg_body(msg), nng_msg_len(msg), &o, &out,
-	        &outlen, &info) != 0) {
+	                     &outlen, &info) != 0) {
 		/* Out of memory: dropping the request is all that is left;
 		 * the peer's REQ retries or times out. */
 		log_error("out of memory answering a request", NULL);
@@ -86,13 +86,13 @@ answer(worker *w, nng_msg *msg)
 	}
 	free(out);
 	if (info.code != OFFSTAT__V1__CODE__OK) {
-		log_info("request failed", "method=%s code=%s request_id=\"%s\"",
-		    info.method, dispatch_code_name(info.code),
-		    info.request_id);
+		log_info("request failed",
+		         "method=%s code=%s request_id=\"%s\"", info.method,
+		         dispatch_code_name(info.code), info.request_id);
 	} else {
 		log_debug("request", "method=%s request_id=\"%s\" us=%llu",
-		    info.method, info.request_id,
-		    (unsigned long long) ((now_ns() - w->t0) / 1000));
+		          info.method, info.request_id,
+		          (unsigned long long)((now_ns() - w->t0) / 1000));
 	}
 	nng_aio_set_msg(w->aio, msg);
 	w->state = W_SEND;
@@ -118,7 +118,7 @@ worker_cb(void *arg)
 			/* Oversize or broken transfers end up here; the
 			 * worker keeps serving. */
 			log_warn("receive failed", "error=\"%s\"",
-			    nng_strerror(rv));
+			         nng_strerror(rv));
 			receive(w);
 			break;
 		}
@@ -150,9 +150,9 @@ server_start(server **out, const server_opts *opts, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return (NNG_ENOMEM);
 	}
-	s->dopts.max_request =
-	    opts->max_request ? opts->max_request : RPC_DEFAULT_MAX_REQUEST;
-	s->nworkers = opts->workers ? opts->workers : DEFAULT_WORKERS;
+	s->dopts.max_request = opts->max_request ? opts->max_request
+	                                         : RPC_DEFAULT_MAX_REQUEST;
+	s->nworkers          = opts->workers ? opts->workers : DEFAULT_WORKERS;
 	if (s->nworkers > MAX_WORKERS) {
 		s->nworkers = MAX_WORKERS;
 	}
@@ -160,7 +160,8 @@ server_start(server **out, const server_opts *opts, char *err, size_t errlen)
 	atomic_init(&s->busy, 0);
 	atomic_init(&s->served, 0);
 	if ((rv = nng_rep0_open(&s->sock)) != 0) {
-		snprintf(err, errlen, "opening the socket: %s", nng_strerror(rv));
+		snprintf(err, errlen, "opening the socket: %s",
+		         nng_strerror(rv));
 		free(s);
 		return (rv);
 	}
@@ -174,7 +175,7 @@ server_start(server **out, const server_opts *opts, char *err, size_t errlen)
 	if ((rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, hard)) !=
 	    0) {
 		snprintf(err, errlen, "setting the size limit: %s",
-		    nng_strerror(rv));
+		         nng_strerror(rv));
 		goto fail;
 	}
 	if ((s->workers = calloc(s->nworkers, sizeof(worker))) == NULL) {
@@ -189,14 +190,14 @@ server_start(server **out, const server_opts *opts, char *err, size_t errlen)
 		if ((rv = nng_aio_alloc(&w->aio, worker_cb, w)) != 0 ||
 		    (rv = nng_ctx_open(&w->ctx, s->sock)) != 0) {
 			snprintf(err, errlen, "starting workers: %s",
-			    nng_strerror(rv));
+			         nng_strerror(rv));
 			goto fail;
 		}
 	}
 	for (size_t i = 0; i < opts->nurls; i++) {
 		if ((rv = nng_listen(s->sock, opts->urls[i], NULL, 0)) != 0) {
 			snprintf(err, errlen, "listening on %s: %s",
-			    opts->urls[i], nng_strerror(rv));
+			         opts->urls[i], nng_strerror(rv));
 			goto fail;
 		}
 		log_info("listening", "url=%s", opts->urls[i]);
@@ -232,7 +233,7 @@ server_stop(server *s, int timeout_ms)
 	}
 	if (atomic_load(&s->busy) > 0) {
 		log_warn("stopping with requests still in flight", "count=%d",
-		    atomic_load(&s->busy));
+		         atomic_load(&s->busy));
 	}
 	for (size_t i = 0; i < s->nworkers; i++) {
 		nng_aio_stop(s->workers[i].aio);
@@ -248,5 +249,5 @@ server_stop(server *s, int timeout_ms)
 unsigned long long
 server_served(const server *s)
 {
-	return (atomic_load(&((server *) s)->served));
+	return (atomic_load(&((server *)s)->served));
 }

@@ -12,7 +12,7 @@
 typedef struct server server;
 
 typedef struct {
-	const char *const *urls;        /* where to listen */
+	const char *const *urls; /* where to listen */
 	size_t             nurls;
 	size_t             workers;     /* contexts in flight; 0: default */
 	size_t             max_request; /* bytes; 0: default */
@@ -20,8 +20,8 @@ typedef struct {
 
 /* Opens the socket, starts the listeners and the workers. Returns 0, or an
  * nng error code with a message in err. */
-int  server_start(server **out, const server_opts *opts, char *err,
-     size_t errlen);
+int server_start(server **out, const server_opts *opts, char *err,
+                 size_t errlen);
 /*
  * Stops gracefully: new requests are answered UNAVAILABLE, requests being
  * answered finish (waiting at most timeout_ms), then the socket closes and

@@ -41,9 +41,9 @@ snapshot_unref(snapshot *s)
 uint64_t
 snapshot_key(uint32_t area, uint32_t offence, const period *p)
 {
-	return (((uint64_t) area << 48) | ((uint64_t) offence << 32) |
-	    ((uint64_t) p->year << 16) | ((uint64_t) p->quarter << 8) |
-	    p->kind);
+	return (((uint64_t)area << 48) | ((uint64_t)offence << 32) |
+	        ((uint64_t)p->year << 16) | ((uint64_t)p->quarter << 8) |
+	        p->kind);
 }
 
 static uint64_t
@@ -60,7 +60,7 @@ mix(uint64_t x)
 
 const snap_entry *
 snapshot_cell(const snapshot *s, uint32_t area, uint32_t offence,
-    const period *p, size_t *n)
+              const period *p, size_t *n)
 {
 	uint64_t key = snapshot_key(area, offence, p);
 	size_t   mask;
@@ -89,7 +89,7 @@ normalise(const char *in, char *out, size_t len)
 	size_t n     = 0;
 	bool   space = false;
 
-	for (const unsigned char *p = (const unsigned char *) in;
+	for (const unsigned char *p = (const unsigned char *)in;
 	     *p != '\0' && n + 4 < len; p++) {
 		if (*p == '&') {
 			if (n > 0 && !space) {
@@ -102,7 +102,7 @@ normalise(const char *in, char *out, size_t len)
 			if (space && n > 0) {
 				out[n++] = ' ';
 			}
-			out[n++] = (char) tolower(*p);
+			out[n++] = (char)tolower(*p);
 			space    = false;
 		} else {
 			space = true;
@@ -114,8 +114,8 @@ normalise(const char *in, char *out, size_t len)
 static int
 name_cmp(const void *a, const void *b)
 {
-	return (strcmp(((const snap_name *) a)->key,
-	    ((const snap_name *) b)->key));
+	return (strcmp(((const snap_name *)a)->key,
+	               ((const snap_name *)b)->key));
 }
 
 static int
@@ -140,7 +140,7 @@ static bool
 is_leaf(const snap_area *a)
 {
 	return (!a->has_children &&
-	    (a->kind == AREA_FORCE || a->kind == AREA_COUNTRY));
+	        (a->kind == AREA_FORCE || a->kind == AREA_COUNTRY));
 }
 
 static int
@@ -153,13 +153,13 @@ index_areas(snapshot *s, char *err, size_t errlen)
 		nnames += 3 + a->naliases;
 		/* Follow parents to find region and country; a chain longer
 		 * than the number of areas is a cycle. */
-		a->region  = -1;
-		a->country = -1;
+		a->region    = -1;
+		a->country   = -1;
 		size_t steps = 0;
 		for (int p = a->parent; p >= 0; p = s->areas[p].parent) {
 			if (++steps > s->nareas) {
 				snprintf(err, errlen, "area %s: parent cycle",
-				    a->code);
+				         a->code);
 				return (-1);
 			}
 			s->areas[p].has_children = true;
@@ -186,7 +186,7 @@ index_areas(snapshot *s, char *err, size_t errlen)
 		size_t n = 0;
 		for (size_t j = 0; j < s->nareas; j++) {
 			if (is_leaf(&s->areas[j]) && j != i &&
-			    snapshot_area_within(s, (int) j, (int) i)) {
+			    snapshot_area_within(s, (int)j, (int)i)) {
 				n++;
 			}
 		}
@@ -196,8 +196,8 @@ index_areas(snapshot *s, char *err, size_t errlen)
 		}
 		for (size_t j = 0; j < s->nareas; j++) {
 			if (is_leaf(&s->areas[j]) && j != i &&
-			    snapshot_area_within(s, (int) j, (int) i)) {
-				a->members[a->nmembers++] = (int) j;
+			    snapshot_area_within(s, (int)j, (int)i)) {
+				a->members[a->nmembers++] = (int)j;
 			}
 		}
 	}
@@ -207,20 +207,20 @@ index_areas(snapshot *s, char *err, size_t errlen)
 	}
 	for (size_t i = 0; i < s->nareas; i++) {
 		snap_area *a = &s->areas[i];
-		if (add_name(s, &s->narea_names, a->code, (int) i) != 0 ||
-		    add_name(s, &s->narea_names, a->name, (int) i) != 0) {
+		if (add_name(s, &s->narea_names, a->code, (int)i) != 0 ||
+		    add_name(s, &s->narea_names, a->name, (int)i) != 0) {
 			goto nomem;
 		}
 		if (a->kind == AREA_REGION) {
 			char alias[256];
 			snprintf(alias, sizeof(alias), "%s region", a->name);
-			if (add_name(s, &s->narea_names, alias, (int) i) != 0) {
+			if (add_name(s, &s->narea_names, alias, (int)i) != 0) {
 				goto nomem;
 			}
 		}
 		for (size_t k = 0; k < a->naliases; k++) {
 			if (add_name(s, &s->narea_names, a->aliases[k],
-			        (int) i) != 0) {
+			             (int)i) != 0) {
 				goto nomem;
 			}
 		}
@@ -234,7 +234,7 @@ nomem:
 
 int
 snapshot_index(snapshot *s, const uint64_t *cell_keys, char *err,
-    size_t errlen)
+               size_t errlen)
 {
 	if (index_areas(s, err, errlen) != 0) {
 		return (-1);
@@ -262,13 +262,13 @@ snapshot_index(snapshot *s, const uint64_t *cell_keys, char *err,
 			h = (h + 1) & mask;
 		}
 		s->cells[h].key   = cell_keys[i];
-		s->cells[h].first = (uint32_t) i;
-		s->cells[h].n     = (uint32_t) (j - i);
+		s->cells[h].first = (uint32_t)i;
+		s->cells[h].n     = (uint32_t)(j - i);
 		s->ncells++;
 
-		unsigned year    = (unsigned) (cell_keys[i] >> 16) & 0xffff;
-		size_t   offence = (size_t) (cell_keys[i] >> 32) & 0xffff;
-		snap_offence *o  = &s->offences[offence];
+		unsigned      year = (unsigned)(cell_keys[i] >> 16) & 0xffff;
+		size_t        offence = (size_t)(cell_keys[i] >> 32) & 0xffff;
+		snap_offence *o       = &s->offences[offence];
 		if (o->min_year == 0 || year < o->min_year) {
 			o->min_year = year;
 		}
@@ -286,22 +286,22 @@ code_cmp(const char *key, const char *code)
 	return (strcmp(key, code));
 }
 
-#define BSEARCH_BY(arr, n, field, key)                                  \
-	do {                                                            \
-		size_t lo = 0, hi = (n);                                \
-		while (lo < hi) {                                       \
-			size_t mid = lo + (hi - lo) / 2;                \
-			int    c   = code_cmp((key), (arr)[mid].field); \
-			if (c == 0) {                                   \
-				return ((int) mid);                     \
-			}                                               \
-			if (c < 0) {                                    \
-				hi = mid;                               \
-			} else {                                        \
-				lo = mid + 1;                           \
-			}                                               \
-		}                                                       \
-		return (-1);                                            \
+#define BSEARCH_BY(arr, n, field, key)                                        \
+	do {                                                                  \
+		size_t lo = 0, hi = (n);                                      \
+		while (lo < hi) {                                             \
+			size_t mid = lo + (hi - lo) / 2;                      \
+			int    c   = code_cmp((key), (arr)[mid].field);       \
+			if (c == 0) {                                         \
+				return ((int)mid);                            \
+			}                                                     \
+			if (c < 0) {                                          \
+				hi = mid;                                     \
+			} else {                                              \
+				lo = mid + 1;                                 \
+			}                                                     \
+		}                                                             \
+		return (-1);                                                  \
 	} while (0)
 
 int
@@ -350,7 +350,7 @@ snapshot_find_area(const snapshot *s, const char *name)
 	     lo++) {
 		int k = s->area_names[lo].index;
 		if (i < 0 || (s->areas[k].kind == AREA_FORCE &&
-		                 s->areas[i].kind != AREA_FORCE)) {
+		              s->areas[i].kind != AREA_FORCE)) {
 			i = k;
 		}
 	}
@@ -363,8 +363,8 @@ squash(const char *in, char *out, size_t len)
 {
 	size_t n = 0;
 	for (; *in != '\0' && n + 1 < len; in++) {
-		if (isalnum((unsigned char) *in)) {
-			out[n++] = (char) tolower((unsigned char) *in);
+		if (isalnum((unsigned char)*in)) {
+			out[n++] = (char)tolower((unsigned char)*in);
 		}
 	}
 	out[n] = '\0';
@@ -384,7 +384,7 @@ contains_nocase(const char *hay, const char *needle)
 
 int
 snapshot_find_offence(const snapshot *s, const char *name, int *cands,
-    size_t ncands, size_t *nfound)
+                      size_t ncands, size_t *nfound)
 {
 	char   want[64], have[64];
 	size_t found = 0;
@@ -429,10 +429,10 @@ snapshot_find_offence(const snapshot *s, const char *name, int *cands,
 			}
 			if (m) {
 				if (found < ncands) {
-					cands[found] = (int) k;
+					cands[found] = (int)k;
 				}
 				found++;
-				hit = (int) k;
+				hit = (int)k;
 			}
 		}
 		if (found == 1) {
@@ -463,7 +463,7 @@ snapshot_area_within(const snapshot *s, int a, int b)
 		return (false);
 	}
 	for (int p = s->areas[a].parent; p >= 0 && steps++ <= s->nareas;
-	     p = s->areas[p].parent) {
+	     p     = s->areas[p].parent) {
 		if (p == b) {
 			return (true);
 		}

@@ -37,7 +37,7 @@ enum {
 	FLAG_CONFLICT     = 1u << 7,
 };
 #define FLAG_FIRST 1
-#define FLAG_LAST 7
+#define FLAG_LAST  7
 
 /* Source kinds, numbered as the wire's SourceKind. */
 enum {
@@ -56,14 +56,14 @@ typedef struct {
 	size_t       naliases;
 	/* For aggregates, the leaf areas it sums (forces, or countries with no
 	 * forces of their own); empty for leaves. */
-	int         *members;
-	size_t       nmembers;
-	uint64_t     population;
-	uint64_t     under18;
-	const char  *population_source;
-	int          region;  /* index, or -1 */
-	int          country; /* index, or -1 */
-	bool         has_children;
+	int        *members;
+	size_t      nmembers;
+	uint64_t    population;
+	uint64_t    under18;
+	const char *population_source;
+	int         region;  /* index, or -1 */
+	int         country; /* index, or -1 */
+	bool        has_children;
 } snap_area;
 
 typedef struct {
@@ -149,16 +149,16 @@ snapshot *snapshot_new(void);
  * Returns 0, or -1 (out of memory, or a parent cycle: err says which).
  */
 int       snapshot_index(snapshot *s, const uint64_t *cell_keys, char *err,
-          size_t errlen);
+                         size_t errlen);
 snapshot *snapshot_ref(snapshot *s);
 /* Drops a reference; frees on the last. Accepts NULL. */
-void      snapshot_unref(snapshot *s);
+void snapshot_unref(snapshot *s);
 
 /* The cell key of an area, offence and period. */
 uint64_t snapshot_key(uint32_t area, uint32_t offence, const period *p);
 /* Entries for one cell, best first; *n is 0 when there are none. */
 const snap_entry *snapshot_cell(const snapshot *s, uint32_t area,
-    uint32_t offence, const period *p, size_t *n);
+                                uint32_t offence, const period *p, size_t *n);
 
 /* Index of the area with this code, -1 when none (exact match). */
 int snapshot_area_by_code(const snapshot *s, const char *code);
@@ -176,15 +176,15 @@ int snapshot_find_area(const snapshot *s, const char *name);
  * nothing matches, -2 when several do (*cands gets up to ncands of them).
  */
 int snapshot_find_offence(const snapshot *s, const char *name, int *cands,
-    size_t ncands, size_t *nfound);
+                          size_t ncands, size_t *nfound);
 /* True when area a sums into (or is) area b. */
 bool snapshot_area_within(const snapshot *s, int a, int b);
 
 /* The snapshot requests are served from; a reference the caller drops. */
 snapshot *snapshot_current(void);
 /* Makes s current (taking over the caller's reference). */
-void      snapshot_publish(snapshot *s);
+void snapshot_publish(snapshot *s);
 /* Drops the current snapshot, at shutdown. */
-void      snapshot_clear(void);
+void snapshot_clear(void);
 
 #endif

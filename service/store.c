@@ -21,35 +21,36 @@ enum {
 };
 
 static const char *const stmt_sql[ST_NSTMT] = {
-	[ST_AREA] = "INSERT INTO areas(code, name, kind, parent, aliases, "
-	            "members) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
-	            "ON CONFLICT(code) DO UPDATE SET name = ?2, kind = ?3, "
-	            "parent = ?4, aliases = ?5, members = ?6",
-	[ST_POPULATION] = "INSERT OR REPLACE INTO populations(area, year, "
-	                  "total, under18, source) VALUES (?1, ?2, ?3, ?4, ?5)",
-	[ST_OFFENCE] = "INSERT OR IGNORE INTO offences(code, description, "
-	               "grp, subgroup, break_year, break_note, note) "
-	               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	[ST_SOURCE] = "INSERT OR REPLACE INTO sources(id, kind, title, "
-	              "publisher, published, url, note) "
-	              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	[ST_COUNT_GET] = "SELECT value, rank, flags, note FROM counts "
-	                 "WHERE area = ?1 AND offence = ?2 AND year = ?3 "
-	                 "AND quarter = ?4 AND kind = ?5 AND source = ?6",
-	[ST_COUNT_INSERT] = "INSERT INTO counts(area, offence, year, quarter, "
-	                    "kind, source, value, rank, flags, note) VALUES "
-	                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-	[ST_COUNT_UPDATE] = "UPDATE counts SET value = ?7, rank = ?8, "
-	                    "flags = ?9, note = ?10 WHERE area = ?1 AND "
-	                    "offence = ?2 AND year = ?3 AND quarter = ?4 AND "
-	                    "kind = ?5 AND source = ?6",
-	[ST_CHANGE] = "INSERT OR REPLACE INTO changes(area, offence, "
-	              "from_year, from_quarter, from_kind, to_year, "
-	              "to_quarter, to_kind, percent, source, note) VALUES "
-	              "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-	[ST_RELEASE] = "INSERT INTO releases(label, source, loaded_at, rows) "
-	               "VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', "
-	               "'now'), ?3)",
+        [ST_AREA] = "INSERT INTO areas(code, name, kind, parent, aliases, "
+                    "members) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+                    "ON CONFLICT(code) DO UPDATE SET name = ?2, kind = ?3, "
+                    "parent = ?4, aliases = ?5, members = ?6",
+        [ST_POPULATION] =
+                "INSERT OR REPLACE INTO populations(area, year, "
+                "total, under18, source) VALUES (?1, ?2, ?3, ?4, ?5)",
+        [ST_OFFENCE]   = "INSERT OR IGNORE INTO offences(code, description, "
+                         "grp, subgroup, break_year, break_note, note) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        [ST_SOURCE]    = "INSERT OR REPLACE INTO sources(id, kind, title, "
+                         "publisher, published, url, note) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        [ST_COUNT_GET] = "SELECT value, rank, flags, note FROM counts "
+                         "WHERE area = ?1 AND offence = ?2 AND year = ?3 "
+                         "AND quarter = ?4 AND kind = ?5 AND source = ?6",
+        [ST_COUNT_INSERT] = "INSERT INTO counts(area, offence, year, quarter, "
+                            "kind, source, value, rank, flags, note) VALUES "
+                            "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        [ST_COUNT_UPDATE] = "UPDATE counts SET value = ?7, rank = ?8, "
+                            "flags = ?9, note = ?10 WHERE area = ?1 AND "
+                            "offence = ?2 AND year = ?3 AND quarter = ?4 AND "
+                            "kind = ?5 AND source = ?6",
+        [ST_CHANGE]       = "INSERT OR REPLACE INTO changes(area, offence, "
+                            "from_year, from_quarter, from_kind, to_year, "
+                            "to_quarter, to_kind, percent, source, note) VALUES "
+                            "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        [ST_RELEASE] = "INSERT INTO releases(label, source, loaded_at, rows) "
+                       "VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', "
+                       "'now'), ?3)",
 };
 
 struct store {
@@ -60,56 +61,56 @@ struct store {
 
 /* Version 1 of the schema; user_version records it. */
 static const char schema[] =
-    "CREATE TABLE IF NOT EXISTS areas ("
-    " code TEXT PRIMARY KEY, name TEXT NOT NULL,"
-    " kind INTEGER NOT NULL CHECK (kind BETWEEN 1 AND 6),"
-    " parent TEXT, aliases TEXT NOT NULL DEFAULT '',"
-    " members TEXT NOT NULL DEFAULT '');"
-    "CREATE TABLE IF NOT EXISTS populations ("
-    " area TEXT NOT NULL REFERENCES areas(code),"
-    " year INTEGER NOT NULL, total INTEGER NOT NULL CHECK (total >= 0),"
-    " under18 INTEGER NOT NULL CHECK (under18 >= 0),"
-    " source TEXT NOT NULL, PRIMARY KEY (area, year));"
-    "CREATE TABLE IF NOT EXISTS offences ("
-    " code TEXT PRIMARY KEY, description TEXT NOT NULL,"
-    " grp TEXT NOT NULL, subgroup TEXT NOT NULL,"
-    " break_year INTEGER NOT NULL DEFAULT 0,"
-    " break_note TEXT NOT NULL DEFAULT '', note TEXT NOT NULL DEFAULT '');"
-    "CREATE TABLE IF NOT EXISTS sources ("
-    " id TEXT PRIMARY KEY, kind INTEGER NOT NULL, title TEXT NOT NULL,"
-    " publisher TEXT NOT NULL DEFAULT '', published TEXT NOT NULL "
-    " DEFAULT '', url TEXT NOT NULL DEFAULT '',"
-    " note TEXT NOT NULL DEFAULT '');"
-    "CREATE TABLE IF NOT EXISTS counts ("
-    " area TEXT NOT NULL REFERENCES areas(code),"
-    " offence TEXT NOT NULL REFERENCES offences(code),"
-    " year INTEGER NOT NULL, quarter INTEGER NOT NULL,"
-    " kind INTEGER NOT NULL, source TEXT NOT NULL REFERENCES sources(id),"
-    " value INTEGER NOT NULL CHECK (value >= 0),"
-    " rank INTEGER NOT NULL DEFAULT 0, flags INTEGER NOT NULL DEFAULT 0,"
-    " note TEXT NOT NULL DEFAULT '',"
-    " PRIMARY KEY (area, offence, year, quarter, kind, source)"
-    ") WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS changes ("
-    " area TEXT NOT NULL REFERENCES areas(code),"
-    " offence TEXT NOT NULL REFERENCES offences(code),"
-    " from_year INTEGER NOT NULL, from_quarter INTEGER NOT NULL,"
-    " from_kind INTEGER NOT NULL, to_year INTEGER NOT NULL,"
-    " to_quarter INTEGER NOT NULL, to_kind INTEGER NOT NULL,"
-    " percent REAL NOT NULL, source TEXT NOT NULL REFERENCES sources(id),"
-    " note TEXT NOT NULL DEFAULT '',"
-    " PRIMARY KEY (area, offence, from_year, from_quarter, from_kind,"
-    " to_year, to_quarter, to_kind, source));"
-    "CREATE TABLE IF NOT EXISTS releases ("
-    " id INTEGER PRIMARY KEY, label TEXT NOT NULL, source TEXT NOT NULL,"
-    " loaded_at TEXT NOT NULL, rows INTEGER NOT NULL);"
-    "PRAGMA user_version = 1;";
+        "CREATE TABLE IF NOT EXISTS areas ("
+        " code TEXT PRIMARY KEY, name TEXT NOT NULL,"
+        " kind INTEGER NOT NULL CHECK (kind BETWEEN 1 AND 6),"
+        " parent TEXT, aliases TEXT NOT NULL DEFAULT '',"
+        " members TEXT NOT NULL DEFAULT '');"
+        "CREATE TABLE IF NOT EXISTS populations ("
+        " area TEXT NOT NULL REFERENCES areas(code),"
+        " year INTEGER NOT NULL, total INTEGER NOT NULL CHECK (total >= 0),"
+        " under18 INTEGER NOT NULL CHECK (under18 >= 0),"
+        " source TEXT NOT NULL, PRIMARY KEY (area, year));"
+        "CREATE TABLE IF NOT EXISTS offences ("
+        " code TEXT PRIMARY KEY, description TEXT NOT NULL,"
+        " grp TEXT NOT NULL, subgroup TEXT NOT NULL,"
+        " break_year INTEGER NOT NULL DEFAULT 0,"
+        " break_note TEXT NOT NULL DEFAULT '', note TEXT NOT NULL DEFAULT '');"
+        "CREATE TABLE IF NOT EXISTS sources ("
+        " id TEXT PRIMARY KEY, kind INTEGER NOT NULL, title TEXT NOT NULL,"
+        " publisher TEXT NOT NULL DEFAULT '', published TEXT NOT NULL "
+        " DEFAULT '', url TEXT NOT NULL DEFAULT '',"
+        " note TEXT NOT NULL DEFAULT '');"
+        "CREATE TABLE IF NOT EXISTS counts ("
+        " area TEXT NOT NULL REFERENCES areas(code),"
+        " offence TEXT NOT NULL REFERENCES offences(code),"
+        " year INTEGER NOT NULL, quarter INTEGER NOT NULL,"
+        " kind INTEGER NOT NULL, source TEXT NOT NULL REFERENCES sources(id),"
+        " value INTEGER NOT NULL CHECK (value >= 0),"
+        " rank INTEGER NOT NULL DEFAULT 0, flags INTEGER NOT NULL DEFAULT 0,"
+        " note TEXT NOT NULL DEFAULT '',"
+        " PRIMARY KEY (area, offence, year, quarter, kind, source)"
+        ") WITHOUT ROWID;"
+        "CREATE TABLE IF NOT EXISTS changes ("
+        " area TEXT NOT NULL REFERENCES areas(code),"
+        " offence TEXT NOT NULL REFERENCES offences(code),"
+        " from_year INTEGER NOT NULL, from_quarter INTEGER NOT NULL,"
+        " from_kind INTEGER NOT NULL, to_year INTEGER NOT NULL,"
+        " to_quarter INTEGER NOT NULL, to_kind INTEGER NOT NULL,"
+        " percent REAL NOT NULL, source TEXT NOT NULL REFERENCES sources(id),"
+        " note TEXT NOT NULL DEFAULT '',"
+        " PRIMARY KEY (area, offence, from_year, from_quarter, from_kind,"
+        " to_year, to_quarter, to_kind, source));"
+        "CREATE TABLE IF NOT EXISTS releases ("
+        " id INTEGER PRIMARY KEY, label TEXT NOT NULL, source TEXT NOT NULL,"
+        " loaded_at TEXT NOT NULL, rows INTEGER NOT NULL);"
+        "PRAGMA user_version = 1;";
 
 static int
 fail(char *err, size_t errlen, sqlite3 *db, const char *what)
 {
 	snprintf(err, errlen, "%s: %s", what,
-	    db != NULL ? sqlite3_errmsg(db) : "out of memory");
+	         db != NULL ? sqlite3_errmsg(db) : "out of memory");
 	return (-1);
 }
 
@@ -127,7 +128,7 @@ make_parent_dir(const char *path)
 	strcpy(dir, path);
 	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
 		*slash = '\0';
-		(void) mkdir(dir, 0750);
+		(void)mkdir(dir, 0750);
 	}
 }
 
@@ -144,8 +145,9 @@ store_open(store **out, const char *path, char *err, size_t errlen)
 		make_parent_dir(path);
 	}
 	rc = sqlite3_open_v2(path, &s->db,
-	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-	    NULL);
+	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	                             SQLITE_OPEN_NOMUTEX,
+	                     NULL);
 	if (rc != SQLITE_OK) {
 		fail(err, errlen, s->db, path);
 		goto fail;
@@ -153,10 +155,11 @@ store_open(store **out, const char *path, char *err, size_t errlen)
 	sqlite3_busy_timeout(s->db, 10000);
 	/* WAL lets a loader write while a reader loads a snapshot; FULL
 	 * sync makes a commit durable before it is acknowledged. */
-	if (sqlite3_exec(s->db,
-	        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-	        "PRAGMA foreign_keys = ON;",
-	        NULL, NULL, NULL) != SQLITE_OK) {
+	if (sqlite3_exec(
+	            s->db,
+	            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+	            "PRAGMA foreign_keys = ON;",
+	            NULL, NULL, NULL) != SQLITE_OK) {
 		fail(err, errlen, s->db, path);
 		goto fail;
 	}
@@ -166,8 +169,8 @@ store_open(store **out, const char *path, char *err, size_t errlen)
 	}
 	for (int i = 0; i < ST_NSTMT; i++) {
 		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1,
-		        SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
-		        NULL) != SQLITE_OK) {
+		                       SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
+		                       NULL) != SQLITE_OK) {
 			fail(err, errlen, s->db, "preparing statements");
 			goto fail;
 		}
@@ -202,7 +205,7 @@ store_is_empty(store *s)
 	bool          empty = true;
 
 	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM areas LIMIT 1", -1, &st,
-	        NULL) == SQLITE_OK) {
+	                       NULL) == SQLITE_OK) {
 		empty = sqlite3_step(st) != SQLITE_ROW;
 		sqlite3_finalize(st);
 	}
@@ -238,7 +241,7 @@ void
 store_rollback(store *s)
 {
 	if (s->in_tx) {
-		(void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		s->in_tx = false;
 	}
 }
@@ -251,7 +254,7 @@ bind_text(sqlite3_stmt *st, int i, const char *v)
 
 static int
 step_done(store *s, sqlite3_stmt *st, const char *what, char *err,
-    size_t errlen)
+          size_t errlen)
 {
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
@@ -284,9 +287,9 @@ store_put_area(store *s, const store_area *a, char *err, size_t errlen)
 	}
 	st = s->stmt[ST_POPULATION];
 	bind_text(st, 1, a->code);
-	sqlite3_bind_int(st, 2, (int) a->population_year);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64) a->population);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64) a->under18);
+	sqlite3_bind_int(st, 2, (int)a->population_year);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)a->population);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)a->under18);
 	bind_text(st, 5, a->population_source);
 	return (step_done(s, st, a->code, err, errlen));
 }
@@ -299,7 +302,7 @@ store_put_offence(store *s, const store_offence *o, char *err, size_t errlen)
 	bind_text(st, 2, o->description);
 	bind_text(st, 3, o->group);
 	bind_text(st, 4, o->subgroup);
-	sqlite3_bind_int(st, 5, (int) o->break_year);
+	sqlite3_bind_int(st, 5, (int)o->break_year);
 	bind_text(st, 6, o->break_note);
 	bind_text(st, 7, o->note);
 	return (step_done(s, st, o->code, err, errlen));
@@ -332,15 +335,15 @@ bind_count_key(sqlite3_stmt *st, const store_count *c)
 
 int
 store_put_count(store *s, const store_count *c, int *changed, char *err,
-    size_t errlen)
+                size_t errlen)
 {
 	sqlite3_stmt *st = s->stmt[ST_COUNT_GET];
 	int           rc;
 	int           op = ST_COUNT_INSERT;
 
-	if (c->value > (uint64_t) INT64_MAX) {
+	if (c->value > (uint64_t)INT64_MAX) {
 		snprintf(err, errlen, "count %llu too large",
-		    (unsigned long long) c->value);
+		         (unsigned long long)c->value);
 		return (-1);
 	}
 	/* Look first, so re-loading the same figures writes nothing and the
@@ -348,13 +351,13 @@ store_put_count(store *s, const store_count *c, int *changed, char *err,
 	bind_count_key(st, c);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		const char *note = (const char *) sqlite3_column_text(st, 3);
+		const char *note = (const char *)sqlite3_column_text(st, 3);
 		bool        same =
-		    (uint64_t) sqlite3_column_int64(st, 0) == c->value &&
-		    (unsigned) sqlite3_column_int(st, 1) == c->rank &&
-		    (unsigned) sqlite3_column_int(st, 2) == c->flags &&
-		    strcmp(note != NULL ? note : "",
-		        c->note != NULL ? c->note : "") == 0;
+		        (uint64_t)sqlite3_column_int64(st, 0) == c->value &&
+		        (unsigned)sqlite3_column_int(st, 1) == c->rank &&
+		        (unsigned)sqlite3_column_int(st, 2) == c->flags &&
+		        strcmp(note != NULL ? note : "",
+		               c->note != NULL ? c->note : "") == 0;
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
 		if (same) {
@@ -371,9 +374,9 @@ store_put_count(store *s, const store_count *c, int *changed, char *err,
 	}
 	st = s->stmt[op];
 	bind_count_key(st, c);
-	sqlite3_bind_int64(st, 7, (sqlite3_int64) c->value);
-	sqlite3_bind_int(st, 8, (int) c->rank);
-	sqlite3_bind_int(st, 9, (int) c->flags);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)c->value);
+	sqlite3_bind_int(st, 8, (int)c->rank);
+	sqlite3_bind_int(st, 9, (int)c->flags);
 	bind_text(st, 10, c->note);
 	if (step_done(s, st, "writing counts", err, errlen) != 0) {
 		return (-1);
@@ -384,8 +387,9 @@ store_put_count(store *s, const store_count *c, int *changed, char *err,
 
 int
 store_put_change(store *s, const char *area, const char *offence,
-    const period *from, const period *to, double percent, const char *source,
-    const char *note, char *err, size_t errlen)
+                 const period *from, const period *to, double percent,
+                 const char *source, const char *note, char *err,
+                 size_t errlen)
 {
 	sqlite3_stmt *st = s->stmt[ST_CHANGE];
 	bind_text(st, 1, area);
@@ -404,16 +408,16 @@ store_put_change(store *s, const char *area, const char *offence,
 
 int
 store_add_release(store *s, const char *label, const char *source,
-    uint64_t rows, uint64_t *id, char *err, size_t errlen)
+                  uint64_t rows, uint64_t *id, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = s->stmt[ST_RELEASE];
 	bind_text(st, 1, label);
 	bind_text(st, 2, source);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64) rows);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)rows);
 	if (step_done(s, st, "recording the release", err, errlen) != 0) {
 		return (-1);
 	}
-	*id = (uint64_t) sqlite3_last_insert_rowid(s->db);
+	*id = (uint64_t)sqlite3_last_insert_rowid(s->db);
 	return (0);
 }
 
@@ -424,16 +428,16 @@ store_check(store *s, char *err, size_t errlen)
 	int           rv = -1;
 
 	if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st,
-	        NULL) != SQLITE_OK) {
+	                       NULL) != SQLITE_OK) {
 		return (fail(err, errlen, s->db, "integrity check"));
 	}
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		const char *r = (const char *) sqlite3_column_text(st, 0);
+		const char *r = (const char *)sqlite3_column_text(st, 0);
 		if (r != NULL && strcmp(r, "ok") == 0) {
 			rv = 0;
 		} else {
 			snprintf(err, errlen, "integrity check: %s",
-			    r != NULL ? r : "?");
+			         r != NULL ? r : "?");
 		}
 	}
 	sqlite3_finalize(st);
@@ -452,7 +456,7 @@ typedef struct {
 static const char *
 col_str(loader *l, sqlite3_stmt *st, int i)
 {
-	const char *v = (const char *) sqlite3_column_text(st, i);
+	const char *v = (const char *)sqlite3_column_text(st, i);
 	return (arena_strdup(&l->snap->mem, v));
 }
 
@@ -467,8 +471,8 @@ count_rows(loader *l, const char *table, size_t *n)
 		return (fail(l->err, l->errlen, l->s->db, table));
 	}
 	*n = sqlite3_step(st) == SQLITE_ROW
-	    ? (size_t) sqlite3_column_int64(st, 0)
-	    : 0;
+	             ? (size_t)sqlite3_column_int64(st, 0)
+	             : 0;
 	sqlite3_finalize(st);
 	return (0);
 }
@@ -489,7 +493,7 @@ split_list(loader *l, const char *text, size_t *n)
 	*n = 0;
 	while (*text != '\0') {
 		const char *end = strchr(text, ';');
-		size_t      len = end ? (size_t) (end - text) : strlen(text);
+		size_t      len = end ? (size_t)(end - text) : strlen(text);
 		const char *a = text, *b = text + len;
 		while (a < b && *a == ' ') {
 			a++;
@@ -499,11 +503,11 @@ split_list(loader *l, const char *text, size_t *n)
 		}
 		if (b > a) {
 			char *item = arena_alloc(&l->snap->mem,
-			    (size_t) (b - a) + 1);
+			                         (size_t)(b - a) + 1);
 			if (item == NULL) {
 				return (NULL);
 			}
-			memcpy(item, a, (size_t) (b - a));
+			memcpy(item, a, (size_t)(b - a));
 			v[(*n)++] = item;
 		}
 		text += len + (end != NULL);
@@ -531,31 +535,33 @@ load_areas(loader *l)
 		return (fail(l->err, l->errlen, NULL, "areas"));
 	}
 	/* The latest population year known for each area. */
-	if (sqlite3_prepare_v2(l->s->db,
-	        "SELECT a.code, a.name, a.kind, coalesce(a.parent, ''), "
-	        "a.aliases, a.members, coalesce(p.total, 0), "
-	        "coalesce(p.under18, 0), coalesce(p.source, '') "
-	        "FROM areas a LEFT JOIN populations p ON p.area = a.code "
-	        "AND p.year = (SELECT max(year) FROM populations q "
-	        "WHERE q.area = a.code) ORDER BY a.code",
-	        -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+	            l->s->db,
+	            "SELECT a.code, a.name, a.kind, coalesce(a.parent, ''), "
+	            "a.aliases, a.members, coalesce(p.total, 0), "
+	            "coalesce(p.under18, 0), coalesce(p.source, '') "
+	            "FROM areas a LEFT JOIN populations p ON p.area = a.code "
+	            "AND p.year = (SELECT max(year) FROM populations q "
+	            "WHERE q.area = a.code) ORDER BY a.code",
+	            -1, &st, NULL) != SQLITE_OK) {
 		free(parents);
 		free(members);
 		return (fail(l->err, l->errlen, l->s->db, "areas"));
 	}
 	while (snap->nareas < n && sqlite3_step(st) == SQLITE_ROW) {
-		snap_area *a       = &snap->areas[snap->nareas];
-		a->code            = col_str(l, st, 0);
-		a->name            = col_str(l, st, 1);
-		a->kind            = sqlite3_column_int(st, 2);
+		snap_area *a          = &snap->areas[snap->nareas];
+		a->code               = col_str(l, st, 0);
+		a->name               = col_str(l, st, 1);
+		a->kind               = sqlite3_column_int(st, 2);
 		parents[snap->nareas] = col_str(l, st, 3);
-		a->aliases         = split_list(l,
-		            (const char *) sqlite3_column_text(st, 4), &a->naliases);
+		a->aliases =
+		        split_list(l, (const char *)sqlite3_column_text(st, 4),
+		                   &a->naliases);
 		members[snap->nareas] = col_str(l, st, 5);
-		a->population      = (uint64_t) sqlite3_column_int64(st, 6);
-		a->under18         = (uint64_t) sqlite3_column_int64(st, 7);
-		a->population_source = col_str(l, st, 8);
-		a->parent          = -1;
+		a->population         = (uint64_t)sqlite3_column_int64(st, 6);
+		a->under18            = (uint64_t)sqlite3_column_int64(st, 7);
+		a->population_source  = col_str(l, st, 8);
+		a->parent             = -1;
 		snap->nareas++;
 	}
 	sqlite3_finalize(st);
@@ -563,9 +569,11 @@ load_areas(loader *l)
 	for (size_t i = 0; i < snap->nareas; i++) {
 		snap_area *a = &snap->areas[i];
 		if (parents[i] != NULL && parents[i][0] != '\0' &&
-		    (a->parent = snapshot_area_by_code(snap, parents[i])) < 0) {
+		    (a->parent = snapshot_area_by_code(snap, parents[i])) <
+		            0) {
 			snprintf(l->err, l->errlen,
-			    "area %s: unknown parent %s", a->code, parents[i]);
+			         "area %s: unknown parent %s", a->code,
+			         parents[i]);
 			rv = -1;
 			break;
 		}
@@ -577,8 +585,8 @@ load_areas(loader *l)
 				int m = snapshot_area_by_code(snap, list[k]);
 				if (m < 0) {
 					snprintf(l->err, l->errlen,
-					    "area %s: unknown member %s",
-					    a->code, list[k]);
+					         "area %s: unknown member %s",
+					         a->code, list[k]);
 					rv = -1;
 					break;
 				}
@@ -604,9 +612,10 @@ load_offences(loader *l)
 	snap->offences = arena_calloc(&snap->mem, n + 1, sizeof(snap_offence));
 	if (snap->offences == NULL ||
 	    sqlite3_prepare_v2(l->s->db,
-	        "SELECT code, description, grp, subgroup, note, break_year, "
-	        "break_note FROM offences ORDER BY code",
-	        -1, &st, NULL) != SQLITE_OK) {
+	                       "SELECT code, description, grp, subgroup, "
+	                       "note, break_year, "
+	                       "break_note FROM offences ORDER BY code",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		return (fail(l->err, l->errlen, l->s->db, "offences"));
 	}
 	while (snap->noffences < n && sqlite3_step(st) == SQLITE_ROW) {
@@ -616,7 +625,7 @@ load_offences(loader *l)
 		o->group        = col_str(l, st, 2);
 		o->subgroup     = col_str(l, st, 3);
 		o->note         = col_str(l, st, 4);
-		o->break_year   = (unsigned) sqlite3_column_int(st, 5);
+		o->break_year   = (unsigned)sqlite3_column_int(st, 5);
 		o->break_note   = col_str(l, st, 6);
 	}
 	sqlite3_finalize(st);
@@ -635,10 +644,11 @@ load_sources(loader *l)
 	}
 	snap->sources = arena_calloc(&snap->mem, n + 1, sizeof(snap_source));
 	if (snap->sources == NULL ||
-	    sqlite3_prepare_v2(l->s->db,
-	        "SELECT id, kind, title, publisher, published, url, note "
-	        "FROM sources ORDER BY id",
-	        -1, &st, NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v2(
+	            l->s->db,
+	            "SELECT id, kind, title, publisher, published, url, note "
+	            "FROM sources ORDER BY id",
+	            -1, &st, NULL) != SQLITE_OK) {
 		return (fail(l->err, l->errlen, l->s->db, "sources"));
 	}
 	while (snap->nsources < n && sqlite3_step(st) == SQLITE_ROW) {
@@ -678,16 +688,18 @@ load_counts(loader *l, uint64_t **keys_out)
 	}
 	/* Best entry of a cell first: preferred rank, then source id. */
 	if (sqlite3_prepare_v2(l->s->db,
-	        "SELECT area, offence, year, quarter, kind, source, value, "
-	        "rank, flags, note FROM counts ORDER BY area, offence, year, "
-	        "quarter, kind, rank, source",
-	        -1, &st, NULL) != SQLITE_OK) {
+	                       "SELECT area, offence, year, quarter, kind, "
+	                       "source, value, "
+	                       "rank, flags, note FROM counts ORDER BY area, "
+	                       "offence, year, "
+	                       "quarter, kind, rank, source",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		free(keys);
 		return (fail(l->err, l->errlen, l->s->db, "counts"));
 	}
 	while (snap->nentries < n && sqlite3_step(st) == SQLITE_ROW) {
-		const char *a = (const char *) sqlite3_column_text(st, 0);
-		const char *o = (const char *) sqlite3_column_text(st, 1);
+		const char *a = (const char *)sqlite3_column_text(st, 0);
+		const char *o = (const char *)sqlite3_column_text(st, 1);
 		if (strcmp(a, last_a) != 0) {
 			last_area = snapshot_area_by_code(snap, a);
 			snprintf(last_a, sizeof(last_a), "%s", a);
@@ -696,31 +708,31 @@ load_counts(loader *l, uint64_t **keys_out)
 			last_off = snapshot_offence_by_code(snap, o);
 			snprintf(last_o, sizeof(last_o), "%s", o);
 		}
-		int src = snapshot_source_by_id(snap,
-		    (const char *) sqlite3_column_text(st, 5));
+		int src = snapshot_source_by_id(
+		        snap, (const char *)sqlite3_column_text(st, 5));
 		period p = {
-			.year    = (uint16_t) sqlite3_column_int(st, 2),
-			.quarter = (uint8_t) sqlite3_column_int(st, 3),
-			.kind    = (uint8_t) sqlite3_column_int(st, 4),
+		        .year    = (uint16_t)sqlite3_column_int(st, 2),
+		        .quarter = (uint8_t)sqlite3_column_int(st, 3),
+		        .kind    = (uint8_t)sqlite3_column_int(st, 4),
 		};
 		if (last_area < 0 || last_off < 0 || src < 0) {
 			snprintf(l->err, l->errlen,
-			    "counts: dangling reference %s/%s", a, o);
+			         "counts: dangling reference %s/%s", a, o);
 			sqlite3_finalize(st);
 			free(keys);
 			return (-1);
 		}
-		snap_entry *e = &snap->entries[snap->nentries];
-		e->value      = (uint64_t) sqlite3_column_int64(st, 6);
-		e->source     = (uint32_t) src;
-		e->rank       = (uint16_t) sqlite3_column_int(st, 7);
-		e->flags      = (uint16_t) sqlite3_column_int(st, 8);
-		const char *note = (const char *) sqlite3_column_text(st, 9);
-		e->note = note != NULL && note[0] != '\0'
-		    ? arena_strdup(&snap->mem, note)
-		    : "";
-		keys[snap->nentries++] = snapshot_key(
-		    (uint32_t) last_area, (uint32_t) last_off, &p);
+		snap_entry *e    = &snap->entries[snap->nentries];
+		e->value         = (uint64_t)sqlite3_column_int64(st, 6);
+		e->source        = (uint32_t)src;
+		e->rank          = (uint16_t)sqlite3_column_int(st, 7);
+		e->flags         = (uint16_t)sqlite3_column_int(st, 8);
+		const char *note = (const char *)sqlite3_column_text(st, 9);
+		e->note          = note != NULL && note[0] != '\0'
+		                           ? arena_strdup(&snap->mem, note)
+		                           : "";
+		keys[snap->nentries++] = snapshot_key((uint32_t)last_area,
+		                                      (uint32_t)last_off, &p);
 	}
 	sqlite3_finalize(st);
 	*keys_out = keys;
@@ -739,35 +751,37 @@ load_changes(loader *l)
 	}
 	snap->changes = arena_calloc(&snap->mem, n + 1, sizeof(snap_change));
 	if (snap->changes == NULL ||
-	    sqlite3_prepare_v2(l->s->db,
-	        "SELECT area, offence, from_year, from_quarter, from_kind, "
-	        "to_year, to_quarter, to_kind, percent, source, note "
-	        "FROM changes ORDER BY area, offence, from_year, to_year",
-	        -1, &st, NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v2(
+	            l->s->db,
+	            "SELECT area, offence, from_year, from_quarter, "
+	            "from_kind, "
+	            "to_year, to_quarter, to_kind, percent, source, note "
+	            "FROM changes ORDER BY area, offence, from_year, to_year",
+	            -1, &st, NULL) != SQLITE_OK) {
 		return (fail(l->err, l->errlen, l->s->db, "changes"));
 	}
 	while (snap->nchanges < n && sqlite3_step(st) == SQLITE_ROW) {
 		snap_change *c = &snap->changes[snap->nchanges];
-		int a = snapshot_area_by_code(snap,
-		    (const char *) sqlite3_column_text(st, 0));
-		int o = snapshot_offence_by_code(snap,
-		    (const char *) sqlite3_column_text(st, 1));
-		int src = snapshot_source_by_id(snap,
-		    (const char *) sqlite3_column_text(st, 9));
+		int          a = snapshot_area_by_code(
+		                 snap, (const char *)sqlite3_column_text(st, 0));
+		int o = snapshot_offence_by_code(
+		        snap, (const char *)sqlite3_column_text(st, 1));
+		int src = snapshot_source_by_id(
+		        snap, (const char *)sqlite3_column_text(st, 9));
 		if (a < 0 || o < 0 || src < 0) {
 			continue;
 		}
-		c->area       = (uint32_t) a;
-		c->offence    = (uint32_t) o;
-		c->from.year  = (uint16_t) sqlite3_column_int(st, 2);
-		c->from.quarter = (uint8_t) sqlite3_column_int(st, 3);
-		c->from.kind  = (uint8_t) sqlite3_column_int(st, 4);
-		c->to.year    = (uint16_t) sqlite3_column_int(st, 5);
-		c->to.quarter = (uint8_t) sqlite3_column_int(st, 6);
-		c->to.kind    = (uint8_t) sqlite3_column_int(st, 7);
-		c->percent    = sqlite3_column_double(st, 8);
-		c->source     = (uint32_t) src;
-		c->note       = col_str(l, st, 10);
+		c->area         = (uint32_t)a;
+		c->offence      = (uint32_t)o;
+		c->from.year    = (uint16_t)sqlite3_column_int(st, 2);
+		c->from.quarter = (uint8_t)sqlite3_column_int(st, 3);
+		c->from.kind    = (uint8_t)sqlite3_column_int(st, 4);
+		c->to.year      = (uint16_t)sqlite3_column_int(st, 5);
+		c->to.quarter   = (uint8_t)sqlite3_column_int(st, 6);
+		c->to.kind      = (uint8_t)sqlite3_column_int(st, 7);
+		c->percent      = sqlite3_column_double(st, 8);
+		c->source       = (uint32_t)src;
+		c->note         = col_str(l, st, 10);
 		snap->nchanges++;
 	}
 	sqlite3_finalize(st);
@@ -781,13 +795,13 @@ load_release(loader *l)
 	snapshot     *snap = l->snap;
 
 	if (sqlite3_prepare_v2(l->s->db,
-	        "SELECT id, label, loaded_at FROM releases "
-	        "ORDER BY id DESC LIMIT 1",
-	        -1, &st, NULL) != SQLITE_OK) {
+	                       "SELECT id, label, loaded_at FROM releases "
+	                       "ORDER BY id DESC LIMIT 1",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		return (fail(l->err, l->errlen, l->s->db, "releases"));
 	}
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		snap->release       = (uint64_t) sqlite3_column_int64(st, 0);
+		snap->release       = (uint64_t)sqlite3_column_int64(st, 0);
 		snap->release_label = col_str(l, st, 1);
 		snap->loaded_at     = col_str(l, st, 2);
 	} else {
@@ -801,7 +815,7 @@ load_release(loader *l)
 int
 store_load_snapshot(store *s, snapshot **out, char *err, size_t errlen)
 {
-	loader    l = { .s = s, .err = err, .errlen = errlen };
+	loader    l    = {.s = s, .err = err, .errlen = errlen};
 	uint64_t *keys = NULL;
 	int       rv   = -1;
 
@@ -819,7 +833,7 @@ store_load_snapshot(store *s, snapshot **out, char *err, size_t errlen)
 	    snapshot_index(l.snap, keys, err, errlen) == 0) {
 		rv = 0;
 	}
-	(void) sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	(void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 done:
 	free(keys);
 	if (rv != 0) {

@@ -19,7 +19,7 @@
 typedef struct store store;
 
 /* Opens (creating when missing) the database at path; ":memory:" works. */
-int  store_open(store **out, const char *path, char *err, size_t errlen);
+int store_open(store **out, const char *path, char *err, size_t errlen);
 /* Closes the database. Accepts NULL. */
 void store_close(store *s);
 /* True when the database holds no areas yet (a first start). */
@@ -77,21 +77,22 @@ typedef struct {
 int store_put_area(store *s, const store_area *a, char *err, size_t errlen);
 /* Adds an offence; an existing code keeps its catalogue entry. */
 int store_put_offence(store *s, const store_offence *o, char *err,
-    size_t errlen);
+                      size_t errlen);
 int store_put_source(store *s, const store_source *src, char *err,
-    size_t errlen);
+                     size_t errlen);
 /*
  * Inserts or updates one figure. *changed is set to 1 when the stored data
  * changed (a new figure, or a different value), 0 when it was already there.
  */
 int store_put_count(store *s, const store_count *c, int *changed, char *err,
-    size_t errlen);
+                    size_t errlen);
 int store_put_change(store *s, const char *area, const char *offence,
-    const period *from, const period *to, double percent, const char *source,
-    const char *note, char *err, size_t errlen);
+                     const period *from, const period *to, double percent,
+                     const char *source, const char *note, char *err,
+                     size_t errlen);
 /* Records a release (a load that changed data) inside the transaction. */
 int store_add_release(store *s, const char *label, const char *source,
-    uint64_t rows, uint64_t *id, char *err, size_t errlen);
+                      uint64_t rows, uint64_t *id, char *err, size_t errlen);
 
 /* Reads the whole committed dataset into a new snapshot (one reference). */
 int store_load_snapshot(store *s, snapshot **out, char *err, size_t errlen);

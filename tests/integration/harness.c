@@ -20,14 +20,14 @@
 static int
 free_port(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t          n = sizeof(a);
-	int                fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a    = {.sin_family = AF_INET};
+	socklen_t          n    = sizeof(a);
+	int                fd   = socket(AF_INET, SOCK_STREAM, 0);
 	int                port = -1;
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *) &a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *) &a, &n) == 0) {
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &n) == 0) {
 		port = ntohs(a.sin_port);
 	}
 	if (fd >= 0) {
@@ -38,7 +38,7 @@ free_port(void)
 
 int
 harness_exchange(const char *url, const void *req, size_t len, void **reply,
-    size_t *replylen, int timeout_ms)
+                 size_t *replylen, int timeout_ms)
 {
 	nng_socket sock;
 	nng_msg   *msg;
@@ -85,9 +85,10 @@ answers(const char *url)
 	n          = offstat__v1__rpc_request__pack(&env, buf);
 	if (harness_exchange(url, buf, n, &reply, &replylen, 500) == 0) {
 		Offstat__V1__RpcResponse *r =
-		    offstat__v1__rpc_response__unpack(NULL, replylen, reply);
+		        offstat__v1__rpc_response__unpack(NULL, replylen,
+		                                          reply);
 		ok = r != NULL && r->status != NULL &&
-		    r->status->code == OFFSTAT__V1__CODE__OK;
+		     r->status->code == OFFSTAT__V1__CODE__OK;
 		offstat__v1__rpc_response__free_unpacked(r, NULL);
 		free(reply);
 	}
@@ -108,10 +109,10 @@ harness_start(harness_server *s, int tcp, const char *const *extra)
 	}
 	if (tcp) {
 		snprintf(s->url, sizeof(s->url), "tcp://127.0.0.1:%d",
-		    free_port());
+		         free_port());
 	} else {
 		snprintf(s->url, sizeof(s->url), "ipc://%s/s%d.ipc", s->dir,
-		    seq++);
+		         seq++);
 	}
 	snprintf(s->db, sizeof(s->db), "%s/offstat.db", s->dir);
 	argv[argc++] = OFFSTATD;
@@ -119,8 +120,9 @@ harness_start(harness_server *s, int tcp, const char *const *extra)
 	argv[argc++] = s->url;
 	argv[argc++] = "--log-level";
 	argv[argc++] = "warn";
-	int has_db = 0;
-	for (size_t i = 0; extra != NULL && extra[i] != NULL && argc < 30; i++) {
+	int has_db   = 0;
+	for (size_t i = 0; extra != NULL && extra[i] != NULL && argc < 30;
+	     i++) {
 		has_db |= strcmp(extra[i], "--db") == 0;
 		argv[argc++] = extra[i];
 	}
@@ -134,7 +136,7 @@ harness_start(harness_server *s, int tcp, const char *const *extra)
 		return (-1);
 	}
 	if (s->pid == 0) {
-		execv(argv[0], (char *const *) argv);
+		execv(argv[0], (char *const *)argv);
 		perror("execv");
 		_exit(127);
 	}
@@ -144,7 +146,7 @@ harness_start(harness_server *s, int tcp, const char *const *extra)
 		int st;
 		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
 			fprintf(stderr, "offstatd exited early (status %d)\n",
-			    st);
+			        st);
 			s->pid = -1;
 			return (-1);
 		}
@@ -173,7 +175,7 @@ harness_stop(harness_server *s)
 		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
 			s->pid = -1;
 			snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
-			(void) system(cmd);
+			(void)system(cmd);
 			if (WIFEXITED(st)) {
 				return (WEXITSTATUS(st));
 			}

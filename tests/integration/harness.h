@@ -27,6 +27,6 @@ int harness_stop(harness_server *s);
 /* One raw exchange on a fresh REQ socket: sends len bytes, receives the
  * reply into a malloc'd buffer. Returns 0 or an nng error. */
 int harness_exchange(const char *url, const void *req, size_t len,
-    void **reply, size_t *replylen, int timeout_ms);
+                     void **reply, size_t *replylen, int timeout_ms);
 
 #endif

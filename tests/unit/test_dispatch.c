@@ -24,7 +24,7 @@ setup(void **state)
 {
 	char      err[512];
 	snapshot *snap;
-	(void) state;
+	(void)state;
 	if (store_open(&st, ":memory:", err, sizeof(err)) != 0 ||
 	    dataset_seed(st, err, sizeof(err)) != 0 ||
 	    store_load_snapshot(st, &snap, err, sizeof(err)) != 0) {
@@ -39,19 +39,19 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	(void) state;
+	(void)state;
 	snapshot_clear();
 	store_close(st);
 	return (0);
 }
 
-static const dispatch_opts opts = { .max_request = 1u << 20 };
+static const dispatch_opts opts = {.max_request = 1u << 20};
 
 /* Calls a method in-process; returns the response payload message, or
  * NULL with *code set when the status is not OK. */
 static void *
 call(const char *method, const ProtobufCMessage *req,
-    const ProtobufCMessageDescriptor *resp_desc, int *code)
+     const ProtobufCMessageDescriptor *resp_desc, int *code)
 {
 	Offstat__V1__RpcRequest env = OFFSTAT__V1__RPC_REQUEST__INIT;
 	uint8_t                *payload, *buf;
@@ -61,7 +61,7 @@ call(const char *method, const ProtobufCMessage *req,
 	char                    full[128];
 
 	snprintf(full, sizeof(full), "%s%s", RPC_METHOD_PREFIX, method);
-	payload = malloc(protobuf_c_message_get_packed_size(req) + 1);
+	payload          = malloc(protobuf_c_message_get_packed_size(req) + 1);
 	env.payload.len  = protobuf_c_message_pack(req, payload);
 	env.payload.data = payload;
 	env.method       = full;
@@ -69,12 +69,12 @@ call(const char *method, const ProtobufCMessage *req,
 	buf = malloc(offstat__v1__rpc_request__get_packed_size(&env) + 1);
 	n   = offstat__v1__rpc_request__pack(&env, buf);
 	assert_int_equal(dispatch_request(buf, n, &opts, &out, &outlen, &info),
-	    0);
+	                 0);
 	free(buf);
 	free(payload);
 
 	Offstat__V1__RpcResponse *r =
-	    offstat__v1__rpc_response__unpack(NULL, outlen, out);
+	        offstat__v1__rpc_response__unpack(NULL, outlen, out);
 	free(out);
 	assert_non_null(r);
 	assert_string_equal(r->request_id, "r1");
@@ -83,7 +83,7 @@ call(const char *method, const ProtobufCMessage *req,
 	void *m = NULL;
 	if (r->status->code == OFFSTAT__V1__CODE__OK) {
 		m = protobuf_c_message_unpack(resp_desc, NULL, r->payload.len,
-		    r->payload.data);
+		                              r->payload.data);
 		assert_non_null(m);
 	}
 	offstat__v1__rpc_response__free_unpacked(r, NULL);
@@ -102,31 +102,31 @@ has_flag(Offstat__V1__Flag *flags, size_t n, Offstat__V1__Flag f)
 }
 
 static Offstat__V1__GetCountResponse *
-get_count(const char *area, const char *offence, const char *when,
-    int *code)
+get_count(const char *area, const char *offence, const char *when, int *code)
 {
-	Offstat__V1__GetCountRequest req = OFFSTAT__V1__GET_COUNT_REQUEST__INIT;
-	Offstat__V1__Period          p   = OFFSTAT__V1__PERIOD__INIT;
-	req.area                         = (char *) area;
-	req.offence                      = (char *) offence;
-	p.text                           = (char *) when;
-	req.period                       = &p;
+	Offstat__V1__GetCountRequest req =
+	        OFFSTAT__V1__GET_COUNT_REQUEST__INIT;
+	Offstat__V1__Period p = OFFSTAT__V1__PERIOD__INIT;
+	req.area              = (char *)area;
+	req.offence           = (char *)offence;
+	p.text                = (char *)when;
+	req.period            = &p;
 	return (call("GetCount", &req.base,
-	    &offstat__v1__get_count_response__descriptor, code));
+	             &offstat__v1__get_count_response__descriptor, code));
 }
 
 static void
 test_count_names(void **state)
 {
-	(void) state;
+	(void)state;
 	int code;
 	/* The same figure by code, by name in any case, by description. */
-	const char *areas[] = { "E23000039", "Dorset", "dorset", "DORSET " };
-	const char *offences[] = { "S15A", "s15a", "s.15A",
-		"sexual communication with a child" };
+	const char *areas[]    = {"E23000039", "Dorset", "dorset", "DORSET "};
+	const char *offences[] = {"S15A", "s15a", "s.15A",
+	                          "sexual communication with a child"};
 	for (size_t i = 0; i < 4; i++) {
-		Offstat__V1__GetCountResponse *r = get_count(areas[i],
-		    offences[i], "2020/21", &code);
+		Offstat__V1__GetCountResponse *r =
+		        get_count(areas[i], offences[i], "2020/21", &code);
 		assert_int_equal(code, 0);
 		assert_string_equal(r->area->code, "E23000039");
 		assert_string_equal(r->offence->code, "S15A");
@@ -136,15 +136,15 @@ test_count_names(void **state)
 		assert_int_equal(r->n_sources, 1);
 		assert_string_equal(r->sources[0]->id, "echo-2021");
 		assert_false(has_flag(r->value->flags, r->value->n_flags,
-		    OFFSTAT__V1__FLAG__CONFLICT));
+		                      OFFSTAT__V1__FLAG__CONFLICT));
 		offstat__v1__get_count_response__free_unpacked(r, NULL);
 	}
 	/* Home Office and ONS spellings of the same force. */
-	Offstat__V1__GetCountResponse *a = get_count("Devon and Cornwall",
-	    "88A", "2024/25 Q2", &code);
+	Offstat__V1__GetCountResponse *a =
+	        get_count("Devon and Cornwall", "88A", "2024/25 Q2", &code);
 	assert_int_equal(code, 0);
-	Offstat__V1__GetCountResponse *b = get_count("devon & cornwall",
-	    "sexual grooming", "2024/25 Q2", &code);
+	Offstat__V1__GetCountResponse *b = get_count(
+	        "devon & cornwall", "sexual grooming", "2024/25 Q2", &code);
 	assert_int_equal(code, 0);
 	assert_string_equal(a->area->code, b->area->code);
 	assert_int_equal(a->value->count, 65);
@@ -156,16 +156,16 @@ test_count_names(void **state)
 static void
 test_count_conflict(void **state)
 {
-	(void) state;
+	(void)state;
 	int code;
 	/* Two published figures for Dorset 2018/19: 84 is preferred, 61
 	 * (garbled in its article) travels with it as the alternative. */
-	Offstat__V1__GetCountResponse *r = get_count("dorset", "S15A",
-	    "2018/19", &code);
+	Offstat__V1__GetCountResponse *r =
+	        get_count("dorset", "S15A", "2018/19", &code);
 	assert_int_equal(code, 0);
 	assert_int_equal(r->value->count, 84);
 	assert_true(has_flag(r->value->flags, r->value->n_flags,
-	    OFFSTAT__V1__FLAG__CONFLICT));
+	                     OFFSTAT__V1__FLAG__CONFLICT));
 	assert_int_equal(r->value->n_alternatives, 1);
 	assert_int_equal(r->value->alternatives[0]->count, 61);
 	assert_string_equal(r->value->alternatives[0]->source_id, "echo-2021");
@@ -178,24 +178,24 @@ test_count_conflict(void **state)
 static void
 test_count_sums(void **state)
 {
-	(void) state;
+	(void)state;
 	int code;
 	/* A year from its quarters: Dorset 88A 2024/25 is 10+12+14+28. */
-	Offstat__V1__GetCountResponse *r = get_count("dorset", "88A",
-	    "2024/25", &code);
+	Offstat__V1__GetCountResponse *r =
+	        get_count("dorset", "88A", "2024/25", &code);
 	assert_int_equal(code, 0);
 	assert_true(r->value->present);
 	assert_int_equal(r->value->count, 64);
 	assert_string_equal(r->value->source_id, "ho-prc-open-data");
 	assert_false(has_flag(r->value->flags, r->value->n_flags,
-	    OFFSTAT__V1__FLAG__INCOMPLETE));
+	                      OFFSTAT__V1__FLAG__INCOMPLETE));
 	offstat__v1__get_count_response__free_unpacked(r, NULL);
 
 	/* A quarter under 10 is a small number. */
 	r = get_count("wiltshire", "88A", "2024/25 Q2", &code);
 	assert_int_equal(r->value->count, 9);
 	assert_true(has_flag(r->value->flags, r->value->n_flags,
-	    OFFSTAT__V1__FLAG__SMALL_NUMBER));
+	                     OFFSTAT__V1__FLAG__SMALL_NUMBER));
 	offstat__v1__get_count_response__free_unpacked(r, NULL);
 
 	/* The region: all five forces, summed. 281+224+64+90+61. */
@@ -204,7 +204,7 @@ test_count_sums(void **state)
 	assert_int_equal(r->value->count, 720);
 	assert_non_null(r->value->coverage);
 	assert_int_equal(r->value->coverage->method,
-	    OFFSTAT__V1__COVERAGE__METHOD__SUM_OF_MEMBERS);
+	                 OFFSTAT__V1__COVERAGE__METHOD__SUM_OF_MEMBERS);
 	assert_int_equal(r->value->coverage->members_expected, 5);
 	assert_int_equal(r->value->coverage->members_present, 5);
 	assert_int_equal(r->value->coverage->n_missing, 0);
@@ -214,7 +214,7 @@ test_count_sums(void **state)
 	r = get_count("england", "88A", "2024/25", &code);
 	assert_int_equal(r->value->count, 720);
 	assert_true(has_flag(r->value->flags, r->value->n_flags,
-	    OFFSTAT__V1__FLAG__INCOMPLETE));
+	                     OFFSTAT__V1__FLAG__INCOMPLETE));
 	assert_int_equal(r->value->coverage->members_expected, 39);
 	assert_int_equal(r->value->coverage->members_present, 5);
 	assert_int_equal(r->value->coverage->n_missing, 34);
@@ -224,7 +224,7 @@ test_count_sums(void **state)
 	r = get_count("south west", "S15A", "2017/18", &code);
 	assert_int_equal(r->value->count, 377);
 	assert_int_equal(r->value->coverage->method,
-	    OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED);
+	                 OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED);
 	offstat__v1__get_count_response__free_unpacked(r, NULL);
 
 	/* No figure is absent, not zero. */
@@ -238,12 +238,12 @@ test_count_sums(void **state)
 	r = get_count("england and wales", "88A", "2016/17", &code);
 	assert_int_equal(r->value->count, 1156);
 	assert_true(has_flag(r->value->flags, r->value->n_flags,
-	    OFFSTAT__V1__FLAG__SERIES_BREAK));
+	                     OFFSTAT__V1__FLAG__SERIES_BREAK));
 	offstat__v1__get_count_response__free_unpacked(r, NULL);
 
 	/* A rolling year as published. */
 	r = get_count("england and wales", "88A", "year ending June 2024",
-	    &code);
+	              &code);
 	assert_int_equal(r->value->count, 7479);
 	assert_string_equal(r->value->period->text, "year ending June 2024");
 	offstat__v1__get_count_response__free_unpacked(r, NULL);
@@ -252,7 +252,7 @@ test_count_sums(void **state)
 static void
 test_count_errors(void **state)
 {
-	(void) state;
+	(void)state;
 	int code;
 	assert_null(get_count("narnia", "88A", "2024/25", &code));
 	assert_int_equal(code, OFFSTAT__V1__CODE__NOT_FOUND);
@@ -269,22 +269,24 @@ test_count_errors(void **state)
 static void
 test_series(void **state)
 {
-	(void) state;
-	int                          code;
-	Offstat__V1__GetSeriesRequest req = OFFSTAT__V1__GET_SERIES_REQUEST__INIT;
-	Offstat__V1__Period          from = OFFSTAT__V1__PERIOD__INIT;
-	Offstat__V1__Period          to   = OFFSTAT__V1__PERIOD__INIT;
-	req.area                          = "dorset";
-	req.offence                       = "S15A";
-	from.text                         = "2017/18";
-	to.text                           = "2020/21";
-	req.from                          = &from;
-	req.to                            = &to;
-	Offstat__V1__GetSeriesResponse *r = call("GetSeries", &req.base,
-	    &offstat__v1__get_series_response__descriptor, &code);
+	(void)state;
+	int                           code;
+	Offstat__V1__GetSeriesRequest req =
+	        OFFSTAT__V1__GET_SERIES_REQUEST__INIT;
+	Offstat__V1__Period from = OFFSTAT__V1__PERIOD__INIT;
+	Offstat__V1__Period to   = OFFSTAT__V1__PERIOD__INIT;
+	req.area                 = "dorset";
+	req.offence              = "S15A";
+	from.text                = "2017/18";
+	to.text                  = "2020/21";
+	req.from                 = &from;
+	req.to                   = &to;
+	Offstat__V1__GetSeriesResponse *r =
+	        call("GetSeries", &req.base,
+	             &offstat__v1__get_series_response__descriptor, &code);
 	assert_int_equal(code, 0);
 	assert_int_equal(r->n_points, 4);
-	const uint64_t want[] = { 37, 84, 61, 62 };
+	const uint64_t want[] = {37, 84, 61, 62};
 	for (size_t i = 0; i < 4; i++) {
 		assert_true(r->points[i]->present);
 		assert_int_equal(r->points[i]->count, want[i]);
@@ -300,8 +302,8 @@ test_series(void **state)
 	req.granularity = OFFSTAT__V1__GRANULARITY__QUARTERLY;
 	from.text       = "2024/25 Q1";
 	req.from        = &from;
-	r = call("GetSeries", &req.base,
-	    &offstat__v1__get_series_response__descriptor, &code);
+	r               = call("GetSeries", &req.base,
+	                       &offstat__v1__get_series_response__descriptor, &code);
 	assert_int_equal(code, 0);
 	assert_int_equal(r->n_points, 4);
 	assert_int_equal(r->points[3]->count, 28);
@@ -314,40 +316,42 @@ test_series(void **state)
 	to.text         = "2017/18";
 	req.to          = &to;
 	assert_null(call("GetSeries", &req.base,
-	    &offstat__v1__get_series_response__descriptor, &code));
+	                 &offstat__v1__get_series_response__descriptor,
+	                 &code));
 	assert_int_equal(code, OFFSTAT__V1__CODE__INVALID_ARGUMENT);
-	req.granularity = (Offstat__V1__Granularity) 9;
+	req.granularity = (Offstat__V1__Granularity)9;
 	assert_null(call("GetSeries", &req.base,
-	    &offstat__v1__get_series_response__descriptor, &code));
+	                 &offstat__v1__get_series_response__descriptor,
+	                 &code));
 	assert_int_equal(code, OFFSTAT__V1__CODE__INVALID_ARGUMENT);
 }
 
 static Offstat__V1__CompareTrendResponse *
 compare(const char *area, const char *offence, const char *base,
-    const char *end, int *code)
+        const char *end, int *code)
 {
 	Offstat__V1__CompareTrendRequest req =
-	    OFFSTAT__V1__COMPARE_TREND_REQUEST__INIT;
+	        OFFSTAT__V1__COMPARE_TREND_REQUEST__INIT;
 	Offstat__V1__Period b = OFFSTAT__V1__PERIOD__INIT;
 	Offstat__V1__Period e = OFFSTAT__V1__PERIOD__INIT;
-	req.area              = (char *) area;
-	req.offence           = (char *) offence;
-	b.text                = (char *) base;
-	e.text                = (char *) end;
+	req.area              = (char *)area;
+	req.offence           = (char *)offence;
+	b.text                = (char *)base;
+	e.text                = (char *)end;
 	req.base_period       = &b;
 	req.end_period        = &e;
 	return (call("CompareTrend", &req.base,
-	    &offstat__v1__compare_trend_response__descriptor, code));
+	             &offstat__v1__compare_trend_response__descriptor, code));
 }
 
 static void
 test_compare_seed(void **state)
 {
-	(void) state;
+	(void)state;
 	int code;
 	/* The motivating comparison: Dorset 37 -> 62 is +67.6%. */
-	Offstat__V1__CompareTrendResponse *r = compare("dorset", "s15a",
-	    "2017/18", "2020/21", &code);
+	Offstat__V1__CompareTrendResponse *r =
+	        compare("dorset", "s15a", "2017/18", "2020/21", &code);
 	assert_int_equal(code, 0);
 	Offstat__V1__Trend *s = r->subject;
 	assert_true(s->change_known);
@@ -389,11 +393,11 @@ test_compare_seed(void **state)
 static void
 test_compare_like_for_like(void **state)
 {
-	(void) state;
+	(void)state;
 	int code;
 	/* South West published figures: 377 -> 481 is +27.6%. */
-	Offstat__V1__CompareTrendResponse *r = compare("south west", "S15A",
-	    "2017/18", "2021/22", &code);
+	Offstat__V1__CompareTrendResponse *r =
+	        compare("south west", "S15A", "2017/18", "2021/22", &code);
 	assert_int_equal(code, 0);
 	assert_true(r->subject->percent_known);
 	assert_float_equal(r->subject->percent_change, 27.586207, 1e-5);
@@ -417,7 +421,7 @@ test_compare_like_for_like(void **state)
 	assert_int_equal(sw->end_value->count, 182);
 	assert_true(sw->difference_known);
 	assert_float_equal(sw->difference_pp, 180.0 - (-8.0 / 190 * 100),
-	    1e-9);
+	                   1e-9);
 	/* England: summed over the five forces that have figures. */
 	Offstat__V1__Trend *en = r->comparators[1];
 	assert_true(en->change_known);
@@ -435,15 +439,16 @@ test_compare_like_for_like(void **state)
 static void
 test_compare_series_break(void **state)
 {
-	(void) state;
-	int code;
-	Offstat__V1__CompareTrendResponse *r = compare("england and wales",
-	    "88A", "2016/17", "year ending June 2024", &code);
+	(void)state;
+	int                                code;
+	Offstat__V1__CompareTrendResponse *r =
+	        compare("england and wales", "88A", "2016/17",
+	                "year ending June 2024", &code);
 	assert_int_equal(code, 0);
 	assert_true(r->subject->change_known);
 	assert_int_equal(r->subject->change, 7479 - 1156);
 	assert_true(has_flag(r->subject->flags, r->subject->n_flags,
-	    OFFSTAT__V1__FLAG__SERIES_BREAK));
+	                     OFFSTAT__V1__FLAG__SERIES_BREAK));
 	assert_non_null(strstr(r->subject->note, "series breaks"));
 	offstat__v1__compare_trend_response__free_unpacked(r, NULL);
 }
@@ -451,15 +456,17 @@ test_compare_series_break(void **state)
 static void
 test_catalogue(void **state)
 {
-	(void) state;
-	int                          code;
-	Offstat__V1__ListAreasRequest la = OFFSTAT__V1__LIST_AREAS_REQUEST__INIT;
-	Offstat__V1__PageRequest     pg  = OFFSTAT__V1__PAGE_REQUEST__INIT;
-	la.kind                          = OFFSTAT__V1__AREA_KIND__FORCE;
-	la.page                          = &pg;
-	pg.page_size                     = 40;
-	Offstat__V1__ListAreasResponse *a = call("ListAreas", &la.base,
-	    &offstat__v1__list_areas_response__descriptor, &code);
+	(void)state;
+	int                           code;
+	Offstat__V1__ListAreasRequest la =
+	        OFFSTAT__V1__LIST_AREAS_REQUEST__INIT;
+	Offstat__V1__PageRequest pg = OFFSTAT__V1__PAGE_REQUEST__INIT;
+	la.kind                     = OFFSTAT__V1__AREA_KIND__FORCE;
+	la.page                     = &pg;
+	pg.page_size                = 40;
+	Offstat__V1__ListAreasResponse *a =
+	        call("ListAreas", &la.base,
+	             &offstat__v1__list_areas_response__descriptor, &code);
 	assert_int_equal(code, 0);
 	assert_int_equal(a->total, 43);
 	assert_int_equal(a->n_areas, 40);
@@ -467,7 +474,7 @@ test_catalogue(void **state)
 	pg.page_token = "40";
 	offstat__v1__list_areas_response__free_unpacked(a, NULL);
 	a = call("ListAreas", &la.base,
-	    &offstat__v1__list_areas_response__descriptor, &code);
+	         &offstat__v1__list_areas_response__descriptor, &code);
 	assert_int_equal(a->n_areas, 3);
 	assert_string_equal(a->next_page_token, "");
 	assert_string_equal(a->areas[2]->code, "W15000004");
@@ -478,7 +485,7 @@ test_catalogue(void **state)
 	la.parent     = "south west";
 	pg.page_token = "";
 	a             = call("ListAreas", &la.base,
-	                &offstat__v1__list_areas_response__descriptor, &code);
+	                     &offstat__v1__list_areas_response__descriptor, &code);
 	assert_int_equal(a->total, 5);
 	for (size_t i = 0; i < a->n_areas; i++) {
 		assert_string_equal(a->areas[i]->region_code, "E12000009");
@@ -487,10 +494,11 @@ test_catalogue(void **state)
 	offstat__v1__list_areas_response__free_unpacked(a, NULL);
 
 	Offstat__V1__ListOffencesRequest lo =
-	    OFFSTAT__V1__LIST_OFFENCES_REQUEST__INIT;
+	        OFFSTAT__V1__LIST_OFFENCES_REQUEST__INIT;
 	lo.query = "grooming";
-	Offstat__V1__ListOffencesResponse *o = call("ListOffences", &lo.base,
-	    &offstat__v1__list_offences_response__descriptor, &code);
+	Offstat__V1__ListOffencesResponse *o =
+	        call("ListOffences", &lo.base,
+	             &offstat__v1__list_offences_response__descriptor, &code);
 	assert_int_equal(code, 0);
 	assert_int_equal(o->total, 1);
 	assert_string_equal(o->offences[0]->code, "88A");
@@ -499,17 +507,20 @@ test_catalogue(void **state)
 	offstat__v1__list_offences_response__free_unpacked(o, NULL);
 
 	Offstat__V1__ListSourcesRequest ls =
-	    OFFSTAT__V1__LIST_SOURCES_REQUEST__INIT;
-	Offstat__V1__ListSourcesResponse *s = call("ListSources", &ls.base,
-	    &offstat__v1__list_sources_response__descriptor, &code);
+	        OFFSTAT__V1__LIST_SOURCES_REQUEST__INIT;
+	Offstat__V1__ListSourcesResponse *s =
+	        call("ListSources", &ls.base,
+	             &offstat__v1__list_sources_response__descriptor, &code);
 	assert_int_equal(code, 0);
 	assert_true(s->total >= 10);
 	assert_int_equal(s->n_sources, s->total);
 	offstat__v1__list_sources_response__free_unpacked(s, NULL);
 
-	Offstat__V1__ServerInfoRequest si = OFFSTAT__V1__SERVER_INFO_REQUEST__INIT;
-	Offstat__V1__ServerInfoResponse *info = call("ServerInfo", &si.base,
-	    &offstat__v1__server_info_response__descriptor, &code);
+	Offstat__V1__ServerInfoRequest si =
+	        OFFSTAT__V1__SERVER_INFO_REQUEST__INIT;
+	Offstat__V1__ServerInfoResponse *info =
+	        call("ServerInfo", &si.base,
+	             &offstat__v1__server_info_response__descriptor, &code);
 	assert_int_equal(code, 0);
 	assert_string_equal(info->version, OFFSTAT_VERSION_STRING);
 	assert_int_equal(info->areas, 63);
@@ -522,15 +533,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_count_names),
-		cmocka_unit_test(test_count_conflict),
-		cmocka_unit_test(test_count_sums),
-		cmocka_unit_test(test_count_errors),
-		cmocka_unit_test(test_series),
-		cmocka_unit_test(test_compare_seed),
-		cmocka_unit_test(test_compare_like_for_like),
-		cmocka_unit_test(test_compare_series_break),
-		cmocka_unit_test(test_catalogue),
+	        cmocka_unit_test(test_count_names),
+	        cmocka_unit_test(test_count_conflict),
+	        cmocka_unit_test(test_count_sums),
+	        cmocka_unit_test(test_count_errors),
+	        cmocka_unit_test(test_series),
+	        cmocka_unit_test(test_compare_seed),
+	        cmocka_unit_test(test_compare_like_for_like),
+	        cmocka_unit_test(test_compare_series_break),
+	        cmocka_unit_test(test_catalogue),
 	};
 	return (cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -18,7 +18,7 @@
 #include "import.h"
 #include "store.h"
 
-#define ENGLAND OFFSTAT_SHARED_DATA "/prc-pfa-2024-25-england.csv"
+#define ENGLAND  OFFSTAT_SHARED_DATA "/prc-pfa-2024-25-england.csv"
 #define NATIONAL OFFSTAT_SHARED_DATA "/prc-pfa-2024-25-national.csv"
 
 static char *
@@ -33,15 +33,15 @@ slurp(const char *path, size_t *len)
 	fseek(f, 0, SEEK_END);
 	n = ftell(f);
 	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t) n + 1);
-	if (fread(buf, 1, (size_t) n, f) != (size_t) n) {
+	buf = malloc((size_t)n + 1);
+	if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
 		free(buf);
 		fclose(f);
 		return (NULL);
 	}
 	fclose(f);
 	buf[n] = '\0';
-	*len   = (size_t) n;
+	*len   = (size_t)n;
 	return (buf);
 }
 
@@ -72,7 +72,7 @@ load(store *st)
 
 static uint64_t
 cell_value(const snapshot *s, const char *area, const char *offence,
-    const char *period_text)
+           const char *period_text)
 {
 	period p;
 	size_t n;
@@ -80,8 +80,8 @@ cell_value(const snapshot *s, const char *area, const char *offence,
 	int a = snapshot_area_by_code(s, area);
 	int o = snapshot_offence_by_code(s, offence);
 	assert_true(a >= 0 && o >= 0);
-	const snap_entry *e = snapshot_cell(s, (uint32_t) a, (uint32_t) o, &p,
-	    &n);
+	const snap_entry *e =
+	        snapshot_cell(s, (uint32_t)a, (uint32_t)o, &p, &n);
 	assert_int_equal(n, 1);
 	return (e[0].value);
 }
@@ -89,29 +89,29 @@ cell_value(const snapshot *s, const char *area, const char *offence,
 static void
 report_count(void *arg, const char *msg)
 {
-	(void) msg;
-	(*(int *) arg)++;
+	(void)msg;
+	(*(int *)arg)++;
 }
 
 static void
 test_import_real_file(void **state)
 {
-	(void) state;
+	(void)state;
 	size_t len;
 	char  *buf = slurp(ENGLAND, &len);
 	assert_non_null(buf);
-	char           path[] = "/tmp/offstat-store-XXXXXX";
-	char           db[64], err[512];
-	import_result  r;
-	import_opts    o = { 0 };
-	int            nbad = 0;
+	char          path[] = "/tmp/offstat-store-XXXXXX";
+	char          db[64], err[512];
+	import_result r;
+	import_opts   o    = {0};
+	int           nbad = 0;
 	assert_non_null(mkdtemp(path));
 	snprintf(db, sizeof(db), "%s/t.db", path);
 
 	store    *st   = seeded(db);
 	snapshot *snap = load(st);
-	if (import_buffer(st, snap, ENGLAND, buf, len, &o, report_count,
-	        &nbad, &r, err, sizeof(err)) != 0) {
+	if (import_buffer(st, snap, ENGLAND, buf, len, &o, report_count, &nbad,
+	                  &r, err, sizeof(err)) != 0) {
 		fail_msg("import: %s", err);
 	}
 	assert_int_equal(nbad, 0);
@@ -128,33 +128,34 @@ test_import_real_file(void **state)
 	snap = load(st);
 	assert_int_equal(snap->release, 2);
 	assert_int_equal(cell_value(snap, "E23000039", "88A", "2024/25 Q1"),
-	    10);
+	                 10);
 	assert_int_equal(cell_value(snap, "E23000039", "88A", "2024/25 Q4"),
-	    28);
+	                 28);
 	/* Per-quarter totals over every force and offence, as computed
 	 * independently with python3's csv module over the same file. */
-	const uint64_t want[4] = { 1282415, 1288370, 1229793, 1165901 };
-	uint64_t       got[4]  = { 0 };
+	const uint64_t want[4] = {1282415, 1288370, 1229793, 1165901};
+	uint64_t       got[4]  = {0};
 	uint64_t       met = 0, shoplifting = 0;
-	int            s46 = snapshot_offence_by_code(snap, "46");
-	int            ho  = snapshot_source_by_id(snap, "ho-prc-open-data");
+	int            s46  = snapshot_offence_by_code(snap, "46");
+	int            ho   = snapshot_source_by_id(snap, "ho-prc-open-data");
 	int            metp = snapshot_area_by_code(snap, "E23000001");
 	for (size_t a = 0; a < snap->nareas; a++) {
 		for (size_t off = 0; off < snap->noffences; off++) {
 			for (unsigned q = 1; q <= 4; q++) {
-				period p = { 2024, (uint8_t) q, PERIOD_QUARTER };
+				period p = {2024, (uint8_t)q, PERIOD_QUARTER};
 				size_t n;
-				const snap_entry *e = snapshot_cell(snap,
-				    (uint32_t) a, (uint32_t) off, &p, &n);
+				const snap_entry *e =
+				        snapshot_cell(snap, (uint32_t)a,
+				                      (uint32_t)off, &p, &n);
 				for (size_t k = 0; k < n; k++) {
-					if ((int) e[k].source != ho) {
+					if ((int)e[k].source != ho) {
 						continue;
 					}
 					got[q - 1] += e[k].value;
-					met += (int) a == metp ? e[k].value : 0;
-					shoplifting += (int) off == s46
-					    ? e[k].value
-					    : 0;
+					met += (int)a == metp ? e[k].value : 0;
+					shoplifting += (int)off == s46
+					                       ? e[k].value
+					                       : 0;
 				}
 			}
 		}
@@ -166,8 +167,8 @@ test_import_real_file(void **state)
 	assert_int_equal(shoplifting, 500896);
 
 	/* The same file again: nothing changes, no release. */
-	if (import_buffer(st, snap, ENGLAND, buf, len, &o, NULL, NULL, &r,
-	        err, sizeof(err)) != 0) {
+	if (import_buffer(st, snap, ENGLAND, buf, len, &o, NULL, NULL, &r, err,
+	                  sizeof(err)) != 0) {
 		fail_msg("import again: %s", err);
 	}
 	assert_int_equal(r.changed, 0);
@@ -188,17 +189,17 @@ test_import_real_file(void **state)
 static void
 test_import_national(void **state)
 {
-	(void) state;
+	(void)state;
 	size_t len;
 	char  *buf = slurp(NATIONAL, &len);
 	assert_non_null(buf);
 	store        *st   = seeded(":memory:");
 	snapshot     *snap = load(st);
 	import_result r;
-	import_opts   o = { 0 };
+	import_opts   o = {0};
 	char          err[512];
 	if (import_buffer(st, snap, NATIONAL, buf, len, &o, NULL, NULL, &r,
-	        err, sizeof(err)) != 0) {
+	                  err, sizeof(err)) != 0) {
 		fail_msg("import: %s", err);
 	}
 	assert_int_equal(r.rows, 588);
@@ -219,12 +220,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_import_real_file),
-		cmocka_unit_test(test_import_national),
+	        cmocka_unit_test(test_import_real_file),
+	        cmocka_unit_test(test_import_national),
 	};
 	if (access(ENGLAND, R_OK) != 0 || access(NATIONAL, R_OK) != 0) {
 		printf("skipped: the Home Office files are not in %s\n",
-		    OFFSTAT_SHARED_DATA);
+		       OFFSTAT_SHARED_DATA);
 		return (77);
 	}
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -45,7 +45,7 @@ load(store *st)
 
 static uint64_t
 cell_value(const snapshot *s, const char *area, const char *offence,
-    const char *period_text)
+           const char *period_text)
 {
 	period p;
 	size_t n;
@@ -53,8 +53,8 @@ cell_value(const snapshot *s, const char *area, const char *offence,
 	int a = snapshot_area_by_code(s, area);
 	int o = snapshot_offence_by_code(s, offence);
 	assert_true(a >= 0 && o >= 0);
-	const snap_entry *e = snapshot_cell(s, (uint32_t) a, (uint32_t) o, &p,
-	    &n);
+	const snap_entry *e =
+	        snapshot_cell(s, (uint32_t)a, (uint32_t)o, &p, &n);
 	assert_int_equal(n, 1);
 	return (e[0].value);
 }
@@ -62,7 +62,7 @@ cell_value(const snapshot *s, const char *area, const char *offence,
 static void
 test_bundled(void **state)
 {
-	(void) state;
+	(void)state;
 	store    *st   = seeded(":memory:");
 	snapshot *snap = load(st);
 	char      err[256];
@@ -127,17 +127,18 @@ test_bundled(void **state)
 	int    o410 = snapshot_find_offence(snap, "4.10", cands, 4, &n);
 	assert_true(o41 >= 0 && o410 >= 0 && o41 != o410);
 	assert_string_equal(snap->offences[o41].description, "Manslaughter");
-	assert_int_equal(snapshot_find_offence(snap, "sexual grooming", cands,
-	                     4, &n),
-	    snapshot_offence_by_code(snap, "88A"));
+	assert_int_equal(
+	        snapshot_find_offence(snap, "sexual grooming", cands, 4, &n),
+	        snapshot_offence_by_code(snap, "88A"));
 	assert_int_equal(snapshot_find_offence(snap, "burglary", cands, 4, &n),
-	    -2);
+	                 -2);
 	assert_true(n > 1);
 	/* The conflicting Dorset figures are both kept, preferred first. */
 	period p;
 	period_parse("2018/19", &p);
-	const snap_entry *ent = snapshot_cell(snap, (uint32_t) dorset,
-	    (uint32_t) snapshot_offence_by_code(snap, "S15A"), &p, &n);
+	const snap_entry *ent = snapshot_cell(
+	        snap, (uint32_t)dorset,
+	        (uint32_t)snapshot_offence_by_code(snap, "S15A"), &p, &n);
 	assert_int_equal(n, 2);
 	assert_int_equal(ent[0].value, 84);
 	assert_int_equal(ent[1].value, 61);
@@ -148,35 +149,37 @@ test_bundled(void **state)
 static void
 report_count(void *arg, const char *msg)
 {
-	(void) msg;
-	(*(int *) arg)++;
+	(void)msg;
+	(*(int *)arg)++;
 }
 
 static void
 test_import_rejects_whole_file(void **state)
 {
-	(void) state;
+	(void)state;
 	static const char bad[] =
-	    "Financial Year,Financial Quarter,Force Name,Offence Description,"
-	    "Offence Group,Offence Subgroup,Offence Code,Number of Offences\n"
-	    "2023/24,1,Dorset,Sexual grooming,Sexual offences,"
-	    "Other sexual offences,88A,11\n"
-	    "2023/24,2,Atlantis,Sexual grooming,Sexual offences,"
-	    "Other sexual offences,88A,12\n"
-	    "2023/24,3,Dorset,Sexual grooming,Sexual offences,"
-	    "Other sexual offences,88A,-4\n";
-	store        *st   = seeded(":memory:");
-	snapshot     *snap = load(st);
+	        "Financial Year,Financial Quarter,Force Name,Offence "
+	        "Description,"
+	        "Offence Group,Offence Subgroup,Offence Code,Number of "
+	        "Offences\n"
+	        "2023/24,1,Dorset,Sexual grooming,Sexual offences,"
+	        "Other sexual offences,88A,11\n"
+	        "2023/24,2,Atlantis,Sexual grooming,Sexual offences,"
+	        "Other sexual offences,88A,12\n"
+	        "2023/24,3,Dorset,Sexual grooming,Sexual offences,"
+	        "Other sexual offences,88A,-4\n";
+	store        *st     = seeded(":memory:");
+	snapshot     *snap   = load(st);
 	size_t        before = snap->nentries;
 	import_result r;
-	import_opts   o    = { 0 };
+	import_opts   o    = {0};
 	int           nbad = 0;
 	char          err[512];
 
 	assert_int_equal(import_buffer(st, snap, "bad.csv", bad,
-	                     sizeof(bad) - 1, &o, report_count, &nbad, &r, err,
-	                     sizeof(err)),
-	    -1);
+	                               sizeof(bad) - 1, &o, report_count,
+	                               &nbad, &r, err, sizeof(err)),
+	                 -1);
 	assert_int_equal(nbad, 2);
 	assert_int_equal(r.bad, 2);
 	assert_non_null(strstr(err, "nothing imported"));
@@ -189,23 +192,23 @@ test_import_rejects_whole_file(void **state)
 	o.skip_bad = true;
 	nbad       = 0;
 	assert_int_equal(import_buffer(st, snap, "bad.csv", bad,
-	                     sizeof(bad) - 1, &o, report_count, &nbad, &r, err,
-	                     sizeof(err)),
-	    0);
+	                               sizeof(bad) - 1, &o, report_count,
+	                               &nbad, &r, err, sizeof(err)),
+	                 0);
 	assert_int_equal(nbad, 2);
 	assert_int_equal(r.changed, 1);
 	snapshot_unref(snap);
 	snap = load(st);
 	assert_int_equal(snap->nentries, before + 1);
 	assert_int_equal(cell_value(snap, "E23000039", "88A", "2023/24 Q1"),
-	    11);
+	                 11);
 
 	/* An unknown source is refused before anything is read. */
 	o.source = "no-such-source";
 	assert_int_equal(import_buffer(st, snap, "bad.csv", bad,
-	                     sizeof(bad) - 1, &o, NULL, NULL, &r, err,
-	                     sizeof(err)),
-	    -1);
+	                               sizeof(bad) - 1, &o, NULL, NULL, &r,
+	                               err, sizeof(err)),
+	                 -1);
 	assert_non_null(strstr(err, "unknown source"));
 	snapshot_unref(snap);
 	store_close(st);
@@ -215,8 +218,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bundled),
-		cmocka_unit_test(test_import_rejects_whole_file),
+	        cmocka_unit_test(test_bundled),
+	        cmocka_unit_test(test_import_rejects_whole_file),
 	};
 	return (cmocka_run_group_tests(tests, NULL, NULL));
 }
