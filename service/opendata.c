@@ -365,7 +365,7 @@ check_text(const char *s, size_t len)
 		}
 		size_t clen = utf8_char(u + i, len - i);
 		if (clen == 0) {
-			return ("not valid UTF-8");
+			return ("is not valid UTF-8");
 		}
 		if (is_control(u + i, clen)) {
 			return ("holds a control character");
@@ -376,8 +376,9 @@ check_text(const char *s, size_t len)
 }
 
 /*
- * Copies s[0..len) into buf for a message: at most about 60 bytes, cut at
- * a character boundary, anything unprintable or invalid shown as '?'.
+ * Copies s[0..len) into buf for a message: cut at a character boundary to
+ * fit, anything unprintable or invalid shown as '?', so that a message is
+ * always valid UTF-8 on one line.
  */
 static const char *
 show(char *buf, size_t size, const char *s, size_t len)
@@ -389,7 +390,7 @@ show(char *buf, size_t size, const char *s, size_t len)
 	for (size_t i = 0; i < len;) {
 		size_t clen = utf8_char(u + i, len - i);
 		bool   bad  = clen == 0 || is_control(u + i, clen);
-		size_t take = bad ? 1 : clen;
+		size_t take = clen ? clen : 1;
 		if (out + take > max) {
 			memcpy(buf + out, "...", 3);
 			out += 3;
@@ -587,6 +588,10 @@ parse_row(parser *p, const char *const *f, const size_t *lens, unsigned line)
 
 	for (size_t i = 0; i < OD_NCOLS; i++) {
 		v[i] = trim(f[i], lens[i]);
+		if (v[i].len == 0) {
+			bad_line(p, line, "%s is empty", columns[i]);
+			return (0);
+		}
 	}
 	if (!parse_year(v[C_YEAR].s, v[C_YEAR].len, &r.year)) {
 		bad_line(p, line,
@@ -595,20 +600,15 @@ parse_row(parser *p, const char *const *f, const size_t *lens, unsigned line)
 		         show(buf, sizeof(buf), v[C_YEAR].s, v[C_YEAR].len));
 		return (0);
 	}
-	if (v[C_QUARTER].len != 1 || v[C_QUARTER].s[0] < '1' ||
-	    v[C_QUARTER].s[0] > '4') {
+	uint64_t q;
+	if (parse_count(v[C_QUARTER].s, v[C_QUARTER].len, &q) != 0 || q < 1 ||
+	    q > 4) {
 		bad_line(p, line, "Financial Quarter '%s' is not 1 to 4",
 		         show(buf, sizeof(buf), v[C_QUARTER].s,
 		              v[C_QUARTER].len));
 		return (0);
 	}
-	r.quarter = (unsigned)(v[C_QUARTER].s[0] - '0');
-	for (size_t i = C_FORCE; i <= C_CODE; i++) {
-		if (v[i].len == 0) {
-			bad_line(p, line, "%s is empty", columns[i]);
-			return (0);
-		}
-	}
+	r.quarter = (unsigned)q;
 	if (v[C_CODE].len > OD_MAX_CODE) {
 		bad_line(p, line,
 		         "Offence Code '%s' is longer than %d characters",

@@ -29,7 +29,7 @@
 typedef const char *(*od_resolve_fn)(void *arg, const char *force_name);
 
 /*
- * One good row. Surrounding spaces are trimmed from every field; the
+ * One good row. Spaces and tabs around every field are trimmed; the
  * offence code is otherwise kept exactly ("4.1" and "4.10" differ). All
  * strings belong to the od_file and are shared between rows, so equal
  * strings within one file are the same pointer.
@@ -68,21 +68,22 @@ typedef struct {
  * order mark first; buf need not be NUL-terminated). Force names are mapped
  * to area codes with resolve(arg, name).
  *
- * A row is bad when it is not well-formed CSV, has other than 8 fields, or
- * when a field is not valid UTF-8 or holds a control character; when the
- * year is not a financial year such as "2024/25" between 1990 and 2100;
- * when the quarter is not 1 to 4; when the force is unknown or a text field
- * is empty; when the code is empty, longer than OD_MAX_CODE or holds other
+ * A row is bad when it is not well-formed CSV, has other than 8 fields or
+ * repeats the header; when a field is empty, not valid UTF-8 or holds a
+ * control character; when the year is not a financial year such as
+ * "2024/25" between 1990 and 2100; when the quarter is not 1 to 4; when the
+ * force is unknown; when the code is longer than OD_MAX_CODE or holds other
  * than letters, digits, '.', '/', '-' and spaces; when the count is not a
  * plain decimal integer up to OD_MAX_COUNT; or when an earlier row has the
- * same area, code, year and quarter. Blank lines are ignored.
+ * same area, code, year and quarter (the message names that row's line).
+ * Lines that are blank or hold only empty fields are ignored.
  *
  * Returns 0 when the file was read: out holds the good rows and the
  * messages for the bad ones, and the caller decides whether bad rows
  * reject the file. Returns -1 when the header is not OD_HEADER (one
- * message for line 1 says what was expected) or when out of memory (a
- * message says so when there was memory for it). In every case *out must
- * be released with od_file_free().
+ * message for line 1 says what was expected) or when out of memory (the
+ * last message says so when there was memory for it). In every case *out
+ * must be released with od_file_free().
  */
 int od_parse(const char *buf, size_t len, od_resolve_fn resolve, void *arg,
              od_file *out);

@@ -33,8 +33,8 @@ put(text *t, const char *s, size_t n)
 	t->s[t->len] = '\0';
 }
 
-static void
-putf(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(text *t, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 
 static void
 putf(text *t, const char *fmt, ...)
@@ -44,8 +44,8 @@ putf(text *t, const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	assert_true(n >= 0 && (size_t) n < sizeof(buf));
-	put(t, buf, (size_t) n);
+	assert_true(n >= 0 && (size_t)n < sizeof(buf));
+	put(t, buf, (size_t)n);
 }
 
 /*
@@ -63,7 +63,7 @@ read_all(const char *in, size_t len)
 	size_t             nf;
 	unsigned           line, last = 0;
 	int                rc;
-	text               out = { 0 };
+	text               out = {0};
 
 	assert_non_null(buf);
 	memcpy(buf, in, len);
@@ -104,83 +104,95 @@ read_all(const char *in, size_t len)
 	return (out.s);
 }
 
-#define CASE(in, out) { in, sizeof(in) - 1, out }
+static void
+assert_prefix(const char *got, const char *want)
+{
+	if (strncmp(got, want, strlen(want)) != 0) {
+		fail_msg("expected to start with:\n%sgot:\n%.400s", want, got);
+	}
+}
+
+#define CASE(in, out)                                                         \
+	{                                                                     \
+		in, sizeof(in) - 1, out                                       \
+	}
 
 static const struct {
 	const char *in;
 	size_t      len;
 	const char *out;
 } cases[] = {
-	CASE("", ""),
-	CASE("a,b,c", "1[a][b][c]\n"),
-	CASE("a,b\n", "1[a][b]\n"),
-	CASE("a,b\r\nc,d\r\n", "1[a][b]\n2[c][d]\n"),
-	CASE("a\nb\r\nc", "1[a]\n2[b]\n3[c]\n"),
-	/* A lone CR ends a line too, as old spreadsheets write them. */
-	CASE("a\rb\r", "1[a]\n2[b]\n"),
-	CASE("\xEF\xBB\xBF"
-	     "a,b\n",
-	    "1[a][b]\n"),
-	CASE("\xEF\xBB\xBF", ""),
-	/* Only a BOM at the very start is one. */
-	CASE("x\n\xEF\xBB\xBF"
-	     "a",
-	    "1[x]\n2[\xEF\xBB\xBF"
-	    "a]\n"),
-	CASE("\xEF\xBB", "1[\xEF\xBB]\n"),
-	/* Blank lines are records of one empty field. */
-	CASE("\n\n", "1[]\n2[]\n"),
-	CASE("a\r\n\r\nb", "1[a]\n2[]\n3[b]\n"),
-	CASE("a,\n", "1[a][]\n"),
-	CASE(",", "1[][]\n"),
-	CASE(" a , b ", "1[ a ][ b ]\n"),
-	/* Quoting. */
-	CASE("\"a,b\",c\n", "1[a,b][c]\n"),
-	CASE("\"Public fear, alarm or distress\",9A",
-	    "1[Public fear, alarm or distress][9A]\n"),
-	CASE("\"a\"\"b\"\n", "1[a\"b]\n"),
-	CASE("\"\"\"\"", "1[\"]\n"),
-	CASE("\"\",\"\"\n", "1[][]\n"),
-	CASE("\"x\"", "1[x]\n"),
-	CASE("\"a\"\r\nb", "1[a]\n2[b]\n"),
-	CASE("\"a\nb\",c\nd\n", "1[a\\nb][c]\n3[d]\n"),
-	CASE("\"a\r\nb\"\r\nc", "1[a\\r\\nb]\n3[c]\n"),
-	CASE("\"a\rb\"\nc", "1[a\\rb]\n3[c]\n"),
-	CASE("\"\n\n\n\"\nz", "1[\\n\\n\\n]\n5[z]\n"),
-	/* Malformed records are reported, and reading goes on. */
-	CASE("a\"b,c\nd\n", "1!field 1: quote in unquoted field\n2[d]\n"),
-	CASE(" \"a\"\nd", "1!field 1: quote in unquoted field\n2[d]\n"),
-	CASE("x,\"a\"b,c\nd\n", "1!field 2: text after closing quote\n2[d]\n"),
-	CASE("\"a\" \nd", "1!field 1: text after closing quote\n2[d]\n"),
-	CASE("ok\n\"abc", "1[ok]\n2!field 1: quote never closed\n"),
-	CASE("ok\n\"abc\n", "1[ok]\n2!field 1: quote never closed\n"),
-	CASE("a,b,\"c\r\n", "1!field 3: quote never closed\n"),
-	/* A missing closing quote swallows the lines after it until the
-	 * next quote; those lines are read again on their own. */
-	CASE("\"abc\nd,e\nf\n", "1!field 1: quote never closed\n2[d][e]\n3[f]\n"),
-	CASE("1,\"abc\n2,x\n3,\"q, r\",s\n4\n",
-	    "1!field 2: text after closing quote (on line 3)\n2[2][x]\n"
-	    "3[3][q, r][s]\n4[4]\n"),
-	CASE("a,\"b\nc\"x\nd\n",
-	    "1!field 2: text after closing quote (on line 2)\n"
-	    "2!field 1: quote in unquoted field\n3[d]\n"),
-	CASE("a\0b,c\nd", "1!field 1: NUL byte\n2[d]\n"),
-	CASE("\"a\0b\"\nd", "1!field 1: NUL byte\n2[d]\n"),
-	CASE("\"a\"\0\nd", "1!field 1: text after closing quote\n2[d]\n"),
-	CASE("a\n\0", "1[a]\n2!field 1: NUL byte\n"),
-	CASE("a,b\n\"c\r\n\"\"\r\nd\"\r\ne,f\r\n",
-	    "1[a][b]\n2[c\\r\\n\"\\r\\nd]\n5[e][f]\n"),
+        CASE("", ""),
+        CASE("a,b,c", "1[a][b][c]\n"),
+        CASE("a,b\n", "1[a][b]\n"),
+        CASE("a,b\r\nc,d\r\n", "1[a][b]\n2[c][d]\n"),
+        CASE("a\nb\r\nc", "1[a]\n2[b]\n3[c]\n"),
+        /* A lone CR ends a line too, as old spreadsheets write them. */
+        CASE("a\rb\r", "1[a]\n2[b]\n"),
+        CASE("\xEF\xBB\xBF"
+             "a,b\n",
+             "1[a][b]\n"),
+        CASE("\xEF\xBB\xBF", ""),
+        /* Only a BOM at the very start is one. */
+        CASE("x\n\xEF\xBB\xBF"
+             "a",
+             "1[x]\n2[\xEF\xBB\xBF"
+             "a]\n"),
+        CASE("\xEF\xBB", "1[\xEF\xBB]\n"),
+        /* Blank lines are records of one empty field. */
+        CASE("\n\n", "1[]\n2[]\n"),
+        CASE("a\r\n\r\nb", "1[a]\n2[]\n3[b]\n"),
+        CASE("a,\n", "1[a][]\n"),
+        CASE(",", "1[][]\n"),
+        CASE(" a , b ", "1[ a ][ b ]\n"),
+        /* Quoting. */
+        CASE("\"a,b\",c\n", "1[a,b][c]\n"),
+        CASE("\"Public fear, alarm or distress\",9A",
+             "1[Public fear, alarm or distress][9A]\n"),
+        CASE("\"a\"\"b\"\n", "1[a\"b]\n"),
+        CASE("\"\"\"\"", "1[\"]\n"),
+        CASE("\"\",\"\"\n", "1[][]\n"),
+        CASE("\"x\"", "1[x]\n"),
+        CASE("\"a\"\r\nb", "1[a]\n2[b]\n"),
+        CASE("\"a\nb\",c\nd\n", "1[a\\nb][c]\n3[d]\n"),
+        CASE("\"a\r\nb\"\r\nc", "1[a\\r\\nb]\n3[c]\n"),
+        CASE("\"a\rb\"\nc", "1[a\\rb]\n3[c]\n"),
+        CASE("\"\n\n\n\"\nz", "1[\\n\\n\\n]\n5[z]\n"),
+        /* Malformed records are reported, and reading goes on. */
+        CASE("a\"b,c\nd\n", "1!field 1: quote in unquoted field\n2[d]\n"),
+        CASE(" \"a\"\nd", "1!field 1: quote in unquoted field\n2[d]\n"),
+        CASE("x,\"a\"b,c\nd\n", "1!field 2: text after closing quote\n2[d]\n"),
+        CASE("\"a\" \nd", "1!field 1: text after closing quote\n2[d]\n"),
+        CASE("ok\n\"abc", "1[ok]\n2!field 1: quote never closed\n"),
+        CASE("ok\n\"abc\n", "1[ok]\n2!field 1: quote never closed\n"),
+        CASE("a,b,\"c\r\n", "1!field 3: quote never closed\n"),
+        /* A missing closing quote swallows the lines after it until the
+         * next quote; those lines are read again on their own. */
+        CASE("\"abc\nd,e\nf\n",
+             "1!field 1: quote never closed\n2[d][e]\n3[f]\n"),
+        CASE("1,\"abc\n2,x\n3,\"q, r\",s\n4\n",
+             "1!field 2: text after closing quote (on line 3)\n2[2][x]\n"
+             "3[3][q, r][s]\n4[4]\n"),
+        CASE("a,\"b\nc\"x\nd\n",
+             "1!field 2: text after closing quote (on line 2)\n"
+             "2!field 1: quote in unquoted field\n3[d]\n"),
+        CASE("a\0b,c\nd", "1!field 1: NUL byte\n2[d]\n"),
+        CASE("\"a\0b\"\nd", "1!field 1: NUL byte\n2[d]\n"),
+        CASE("\"a\"\0\nd", "1!field 1: text after closing quote\n2[d]\n"),
+        CASE("a\n\0", "1[a]\n2!field 1: NUL byte\n"),
+        CASE("a,b\n\"c\r\n\"\"\r\nd\"\r\ne,f\r\n",
+             "1[a][b]\n2[c\\r\\n\"\\r\\nd]\n5[e][f]\n"),
 };
 
 static void
 test_cases(void **state)
 {
-	(void) state;
+	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *got = read_all(cases[i].in, cases[i].len);
 		if (strcmp(got, cases[i].out) != 0) {
 			fail_msg("case %zu:\nexpected:\n%sgot:\n%s", i,
-			    cases[i].out, got);
+			         cases[i].out, got);
 		}
 		free(got);
 	}
@@ -189,9 +201,9 @@ test_cases(void **state)
 /* Builds n copies of unit, then tail. */
 static char *
 repeat(const char *head, const char *unit, size_t n, const char *tail,
-    size_t *len)
+       size_t *len)
 {
-	text t = { 0 };
+	text t = {0};
 	put(&t, head, strlen(head));
 	for (size_t i = 0; i < n; i++) {
 		put(&t, unit, strlen(unit));
@@ -206,12 +218,12 @@ test_field_count(void **state)
 {
 	size_t len;
 	char  *in, *got;
-	(void) state;
+	(void)state;
 
 	/* 64 fields are fine, 65 are not; the next line still reads. */
 	in  = repeat("x", ",x", CSV_MAX_FIELDS - 1, "\ny\n", &len);
 	got = read_all(in, len);
-	assert_int_equal(strncmp(got, "1[x][x]", 7), 0);
+	assert_prefix(got, "1[x][x]");
 	assert_non_null(strstr(got, "\n2[y]\n"));
 	free(in);
 	free(got);
@@ -235,8 +247,8 @@ test_field_length(void **state)
 {
 	size_t len;
 	char  *in, *got;
-	text   want = { 0 };
-	(void) state;
+	text   want = {0};
+	(void)state;
 
 	in  = repeat("", "x", CSV_MAX_FIELD, "\ny", &len);
 	got = read_all(in, len);
@@ -256,8 +268,9 @@ test_field_length(void **state)
 
 	in  = repeat("a,\"", "x", CSV_MAX_FIELD + 1, "\"\ny", &len);
 	got = read_all(in, len);
-	assert_string_equal(got,
-	    "1!field 2: quoted field longer than 65536 bytes\n2[y]\n");
+	assert_string_equal(
+	        got,
+	        "1!field 2: quoted field longer than 65536 bytes\n2[y]\n");
 	free(in);
 	free(got);
 
@@ -265,11 +278,8 @@ test_field_length(void **state)
 	 * the lines after it are read on their own. */
 	in  = repeat("\"abc\n", "xxxxxxx\n", 20000, "", &len);
 	got = read_all(in, len);
-	assert_int_equal(strncmp(got,
-	                     "1!field 1: quoted field longer than 65536 bytes\n"
-	                     "2[xxxxxxx]\n3[xxxxxxx]\n",
-	                     69),
-	    0);
+	assert_prefix(got, "1!field 1: quoted field longer than 65536 bytes\n"
+	                   "2[xxxxxxx]\n3[xxxxxxx]\n");
 	assert_non_null(strstr(got, "\n20001[xxxxxxx]\n"));
 	free(in);
 	free(got);
@@ -279,8 +289,8 @@ test_field_length(void **state)
 static void
 test_largest_record(void **state)
 {
-	text t = { 0 };
-	(void) state;
+	text t = {0};
+	(void)state;
 
 	char *field = malloc(CSV_MAX_FIELD);
 	assert_non_null(field);
@@ -316,7 +326,7 @@ static void
 test_many_bad_lines(void **state)
 {
 	size_t len;
-	(void) state;
+	(void)state;
 
 	char *in  = repeat("", "a\"\n", 10000, "", &len);
 	char *got = read_all(in, len);
@@ -324,8 +334,8 @@ test_many_bad_lines(void **state)
 	for (unsigned i = 1; i <= 10000; i++) {
 		char want[64];
 		int  n = snprintf(want, sizeof(want),
-		     "%u!field 1: quote in unquoted field\n", i);
-		assert_int_equal(strncmp(p, want, (size_t) n), 0);
+		                  "%u!field 1: quote in unquoted field\n", i);
+		assert_int_equal(strncmp(p, want, (size_t)n), 0);
 		p += n;
 	}
 	assert_string_equal(p, "");
@@ -336,11 +346,12 @@ test_many_bad_lines(void **state)
 	 * report per line, in linear time. */
 	in  = repeat("", "\"a\n", 10000, "", &len);
 	got = read_all(in, len);
-	assert_int_equal(strncmp(got,
-	                     "1!field 1: text after closing quote (on line 2)\n"
-	                     "2!field 1: text after closing quote (on line 3)\n",
-	                     96),
-	    0);
+	assert_prefix(got,
+	              "1!field 1: text after closing quote (on line 2)\n"
+	              "2!field 1: text after closing quote (on line 3)\n");
+	assert_non_null(strstr(got, "\n9999!field 1: text after closing "
+	                            "quote (on line 10000)\n"
+	                            "10000!field 1: quote never closed\n"));
 	free(in);
 	free(got);
 }
@@ -352,7 +363,7 @@ test_api_edges(void **state)
 	const char *const *f;
 	size_t             nf = 7;
 	unsigned           line;
-	(void) state;
+	(void)state;
 
 	csv_close(NULL);
 	assert_int_equal(csv_open(&r, NULL, 0), 0);
@@ -379,12 +390,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cases),
-		cmocka_unit_test(test_field_count),
-		cmocka_unit_test(test_field_length),
-		cmocka_unit_test(test_largest_record),
-		cmocka_unit_test(test_many_bad_lines),
-		cmocka_unit_test(test_api_edges),
+	        cmocka_unit_test(test_cases),
+	        cmocka_unit_test(test_field_count),
+	        cmocka_unit_test(test_field_length),
+	        cmocka_unit_test(test_largest_record),
+	        cmocka_unit_test(test_many_bad_lines),
+	        cmocka_unit_test(test_api_edges),
 	};
 	return (cmocka_run_group_tests_name("csv", tests, NULL, NULL));
 }
