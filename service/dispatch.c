@@ -212,6 +212,7 @@ dispatch_request(const void *req, size_t len, const dispatch_opts *opts,
 
 	memset(&ctx, 0, sizeof(ctx));
 	arena_init(&ctx.mem);
+	ctx.confidence      = 0.95;
 	info->method        = "-";
 	info->request_id[0] = '\0';
 

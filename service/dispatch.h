@@ -31,6 +31,7 @@ typedef struct rpc_ctx {
 	size_t       payload_len;
 	bool         answered;
 	uint64_t     started_ns;
+	double       confidence; /* of intervals; 0.95 unless asked */
 } rpc_ctx;
 
 /* Sets the call's failure status; the first error wins. */

@@ -167,6 +167,18 @@ h_compare_trend(Offstat__V1__OffenceStats_Service        *service,
 		closure(NULL, closure_data);
 		return;
 	}
+	if (in->confidence != 0.0 &&
+	    !(in->confidence >= 0.5 && in->confidence <= 0.999)) {
+		rpc_error(ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
+		          "confidence %g is not between 0.5 and 0.999",
+		          in->confidence);
+		closure(NULL, closure_data);
+		return;
+	}
+	if (in->confidence != 0.0) {
+		ctx->confidence = in->confidence;
+	}
+	r.confidence = ctx->confidence;
 	if (in->n_comparators > COMPARATORS_MAX) {
 		rpc_error(ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
 		          "at most %d comparators", COMPARATORS_MAX);
@@ -215,6 +227,7 @@ h_compare_trend(Offstat__V1__OffenceStats_Service        *service,
 			t->difference_pp =
 			        r.subject->percent_change - t->percent_change;
 		}
+		q_versus(ctx, r.subject, area, t, comps[i]);
 		r.comparators[r.n_comparators++] = t;
 	}
 	r.summary = (char *)q_summary(ctx, off, r.subject, r.comparators,

@@ -21,9 +21,11 @@ typedef struct {
 	unsigned got;
 	int     *missing;
 	size_t   nmissing;
+	/* The population the figure covers, for rates; 0 when unknown. */
+	uint64_t    pop;
+	uint64_t    pop_u18;
+	const char *pop_source;
 } qv;
-
-#define Q_MAX_MEMBERS 256
 
 int
 q_sources_init(rpc_ctx *ctx, q_sources *qs)
@@ -431,7 +433,20 @@ member_sum(rpc_ctx *ctx, int area, int offence, const period *p, int source,
 			part.present = false;
 		}
 		if (part.present) {
+			const snap_area *m = &ctx->snap->areas[a->members[k]];
 			accumulate(v, &part, v->got == 0);
+			/* A rate needs every contributing member's
+			 * population; one unknown makes the sum's unknown. */
+			if (v->got == 0) {
+				v->pop        = m->population;
+				v->pop_u18    = m->under18;
+				v->pop_source = m->population_source;
+			} else if (m->population == 0 || v->pop == 0) {
+				v->pop = v->pop_u18 = 0;
+			} else {
+				v->pop += m->population;
+				v->pop_u18 += m->under18;
+			}
 			v->got++;
 		} else if (v->missing != NULL) {
 			v->missing[v->nmissing++] = a->members[k];
@@ -440,6 +455,16 @@ member_sum(rpc_ctx *ctx, int area, int offence, const period *p, int source,
 	if (v->got > 0 && v->nmissing > 0) {
 		v->flags |= FLAG_INCOMPLETE;
 	}
+}
+
+/* A figure stored for the area itself covers the area's population. */
+static void
+own_population(rpc_ctx *ctx, int area, qv *v)
+{
+	const snap_area *a = &ctx->snap->areas[area];
+	v->pop             = a->population;
+	v->pop_u18         = a->under18;
+	v->pop_source      = a->population_source;
 }
 
 /* Flags that depend on the figure and the offence, not on its source. */
@@ -463,6 +488,7 @@ resolve(rpc_ctx *ctx, int area, int offence, const period *p, int source,
         qv *v)
 {
 	direct(ctx, area, offence, p, source, v);
+	own_population(ctx, area, v);
 	if (is_aggregate(&ctx->snap->areas[area])) {
 		if (v->present) {
 			v->method = OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED;
@@ -490,6 +516,30 @@ flag_list(rpc_ctx *ctx, unsigned flags, size_t *n)
 	return (f);
 }
 
+/* A rate per 100,000 with the exact Poisson interval of its count. */
+static Offstat__V1__Rate *
+rate_msg(rpc_ctx *ctx, const qv *v, uint64_t pop)
+{
+	Offstat__V1__Rate *r = arena_alloc(&ctx->mem, sizeof(*r));
+	double             lo, hi;
+
+	if (r == NULL) {
+		return (NULL);
+	}
+	offstat__v1__rate__init(r);
+	if (!v->present || pop == 0 ||
+	    stats_poisson_ci(v->count, ctx->confidence, &lo, &hi) != 0) {
+		return (r);
+	}
+	r->known             = true;
+	r->population        = pop;
+	r->population_source = (char *)(v->pop_source ? v->pop_source : "");
+	r->per_100k          = stats_rate(v->count, pop, 100000.0);
+	r->lower             = lo / (double)pop * 100000.0;
+	r->upper             = hi / (double)pop * 100000.0;
+	return (r);
+}
+
 static Offstat__V1__Value *
 value_msg(rpc_ctx *ctx, const period *p, const qv *v, q_sources *qs)
 {
@@ -503,6 +553,16 @@ value_msg(rpc_ctx *ctx, const period *p, const qv *v, q_sources *qs)
 	m->count   = v->count;
 	m->flags   = flag_list(ctx, v->flags, &m->n_flags);
 	m->note    = (char *)(v->note != NULL ? v->note : "");
+	if (v->present && v->pop > 0) {
+		Offstat__V1__Rates *r = arena_alloc(&ctx->mem, sizeof(*r));
+		if (r == NULL) {
+			return (NULL);
+		}
+		offstat__v1__rates__init(r);
+		r->people  = rate_msg(ctx, v, v->pop);
+		r->under18 = rate_msg(ctx, v, v->pop_u18);
+		m->rates   = r;
+	}
 	if (v->source >= 0) {
 		m->source_id = (char *)ctx->snap->sources[v->source].id;
 		use_source(qs, v->source);
@@ -613,6 +673,155 @@ coverage_msg(rpc_ctx *ctx, int method, unsigned expected, unsigned got,
 	return (c);
 }
 
+static Offstat__V1__RatioTest *
+ratio_msg(rpc_ctx *ctx)
+{
+	Offstat__V1__RatioTest *r = arena_alloc(&ctx->mem, sizeof(*r));
+	if (r != NULL) {
+		offstat__v1__ratio_test__init(r);
+		r->confidence = ctx->confidence;
+	}
+	return (r);
+}
+
+static void
+fill_ratio(Offstat__V1__RatioTest *r, const stats_ratio *sr)
+{
+	r->known    = true;
+	r->estimate = sr->estimate;
+	r->lower    = sr->lower;
+	r->upper    = sr->upper;
+	r->p_value  = sr->p_value;
+}
+
+/*
+ * The rate ratio end/base and the exact test that the rate did not change.
+ * The population is the same mid-year estimate for both periods, so the
+ * exposures cancel: the test is on the counts.
+ */
+static Offstat__V1__RatioTest *
+change_test(rpc_ctx *ctx, const qv *b, const qv *e, unsigned flags)
+{
+	Offstat__V1__RatioTest *r = ratio_msg(ctx);
+	stats_ratio             sr;
+
+	if (r == NULL) {
+		return (NULL);
+	}
+	if (!b->present || !e->present) {
+		r->note = "needs figures for both periods";
+		return (r);
+	}
+	if (stats_rate_ratio(b->count, e->count, 1.0, 1.0, ctx->confidence,
+	                     &sr) != 0) {
+		r->note = "the counts are too large for the exact test";
+		return (r);
+	}
+	fill_ratio(r, &sr);
+	if (isnan(sr.estimate)) {
+		r->verdict = "no distinguishable change";
+		r->note    = "both counts are zero";
+	} else if (sr.p_value < 1.0 - ctx->confidence) {
+		r->verdict = sr.estimate > 1.0 ? "rose" : "fell";
+	} else {
+		r->verdict = "no distinguishable change";
+	}
+	if (flags & FLAG_SERIES_BREAK) {
+		r->note = "the series breaks between the periods: the test "
+		          "compares different definitions";
+	}
+	return (r);
+}
+
+static bool
+has_member(const Offstat__V1__Area *a, const char *code)
+{
+	for (size_t i = 0; i < a->n_members; i++) {
+		if (strcmp(a->members[i], code) == 0) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
+/* "the South West", "the United Kingdom", but "England", "Dorset". */
+static const char *
+the_name(rpc_ctx *ctx, int kind, const char *name, bool capital)
+{
+	if (kind != AREA_REGION && kind != AREA_NATION) {
+		return (name);
+	}
+	return (arena_printf(&ctx->mem, "%s %s", capital ? "The" : "the",
+	                     name));
+}
+
+static bool
+coverage_holds(const Offstat__V1__Trend *t, const char *code)
+{
+	const Offstat__V1__Coverage *c = t->coverage;
+	if (c == NULL) {
+		return (false);
+	}
+	for (size_t i = 0; i < c->n_missing; i++) {
+		if (strcmp(c->missing[i], code) == 0) {
+			return (false);
+		}
+	}
+	return (true);
+}
+
+void
+q_versus(rpc_ctx *ctx, const Offstat__V1__Trend *s, int subject,
+         Offstat__V1__Trend *c, int comparator)
+{
+	Offstat__V1__RatioTest *r = ratio_msg(ctx);
+	stats_ratio             sr;
+	uint64_t                rb, re;
+
+	c->versus_subject = r;
+	if (r == NULL) {
+		return;
+	}
+	if (!s->change_known || !c->change_known) {
+		r->note = "needs figures for both periods for both areas";
+		return;
+	}
+	rb = c->base_value->count;
+	re = c->end_value->count;
+	/* Compare with the rest of the comparator: take the subject out
+	 * when the comparator's figures include it. */
+	bool inside = snapshot_area_within(ctx->snap, subject, comparator) &&
+	              subject != comparator &&
+	              coverage_holds(c, ctx->snap->areas[subject].code);
+	if (inside) {
+		if (rb < s->base_value->count || re < s->end_value->count) {
+			r->note = "the comparator's figures are smaller than "
+			          "the "
+			          "subject's (different sources): no test";
+			return;
+		}
+		rb -= s->base_value->count;
+		re -= s->end_value->count;
+	}
+	if (stats_ratio_of_ratios(s->base_value->count, s->end_value->count,
+	                          rb, re, ctx->confidence, &sr) != 0) {
+		r->note = "the counts are too large for the exact test";
+		return;
+	}
+	fill_ratio(r, &sr);
+	if (!isnan(sr.estimate) && sr.p_value < 1.0 - ctx->confidence) {
+		r->verdict = sr.estimate > 1.0 ? "higher than" : "lower than";
+	} else {
+		r->verdict = "not distinguishable from";
+	}
+	const snap_area *ca = &ctx->snap->areas[comparator];
+	r->note             = arena_printf(
+	                    &ctx->mem, "%s's change against %s%s (%llu to %llu)",
+	                    ctx->snap->areas[subject].name, inside ? "the rest of " : "",
+	                    the_name(ctx, ca->kind, ca->name, false),
+	                    (unsigned long long)rb, (unsigned long long)re);
+}
+
 Offstat__V1__Trend *
 q_trend(rpc_ctx *ctx, int area, int offence, const period *base,
         const period *end, int source, int subject, q_sources *qs)
@@ -631,6 +840,8 @@ q_trend(rpc_ctx *ctx, int area, int offence, const period *base,
 
 	direct(ctx, area, offence, base, source, &vb);
 	direct(ctx, area, offence, end, source, &ve);
+	own_population(ctx, area, &vb);
+	own_population(ctx, area, &ve);
 	if (is_aggregate(a) && vb.present && ve.present) {
 		vb.method = ve.method =
 		        OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED;
@@ -742,8 +953,9 @@ q_trend(rpc_ctx *ctx, int area, int offence, const period *base,
 		note = arena_printf(&ctx->mem, "%s%s%s", why,
 		                    note[0] ? "; " : "", note);
 	}
-	t->flags = flag_list(ctx, flags, &t->n_flags);
-	t->note  = (char *)note;
+	t->flags       = flag_list(ctx, flags, &t->n_flags);
+	t->note        = (char *)note;
+	t->change_test = change_test(ctx, &vb, &ve, flags);
 	published_changes(ctx, t, area, offence, base, end, qs);
 	return (t);
 }
@@ -767,12 +979,20 @@ direction(rpc_ctx *ctx, const Offstat__V1__Trend *t)
 	                     fabs(t->percent_change)));
 }
 
+/* "95%", "99.9%": the level as people write it. */
+static const char *
+level(rpc_ctx *ctx)
+{
+	return (arena_printf(&ctx->mem, "%.4g%%", ctx->confidence * 100.0));
+}
+
 const char *
 q_summary(rpc_ctx *ctx, int offence, const Offstat__V1__Trend *s,
           Offstat__V1__Trend *const *comps, size_t ncomps)
 {
-	const snap_offence *o = &ctx->snap->offences[offence];
-	const char         *text;
+	const snap_offence           *o  = &ctx->snap->offences[offence];
+	const Offstat__V1__RatioTest *ct = s->change_test;
+	const char                   *text;
 
 	if (!s->change_known) {
 		return (arena_printf(&ctx->mem,
@@ -790,29 +1010,67 @@ q_summary(rpc_ctx *ctx, int offence, const Offstat__V1__Trend *s,
 	        o->code, o->description, s->end_value->period->text,
 	        direction(ctx, s), (unsigned long long)s->base_value->count,
 	        s->base_value->period->text);
+	if (ct != NULL && ct->known && !isnan(ct->estimate)) {
+		bool real = strcmp(ct->verdict, "rose") == 0 ||
+		            strcmp(ct->verdict, "fell") == 0;
+		text = arena_printf(
+		        &ctx->mem,
+		        "%s; %s (rate ratio %.2f, %s interval %.2f to %.2f)",
+		        text,
+		        real ? arena_printf(
+		                       &ctx->mem,
+		                       "more than chance would explain at "
+		                       "%s confidence",
+		                       level(ctx))
+		             : "within what chance alone could produce",
+		        ct->estimate, level(ctx), ct->lower, ct->upper);
+	}
+	text = arena_printf(&ctx->mem, "%s.", text);
+	/* The nearest comparator that can be tested, or failing that one
+	 * with a published change. */
 	for (size_t i = 0; i < ncomps; i++) {
-		const Offstat__V1__Trend *c = comps[i];
-		if (c->change_known) {
+		const Offstat__V1__Trend     *c = comps[i];
+		const Offstat__V1__RatioTest *v = c->versus_subject;
+		if (v != NULL && v->known && c->percent_known) {
 			text = arena_printf(
-			        &ctx->mem, "%s; %s was %s%s", text,
-			        c->area->name, direction(ctx, c),
-			        c->coverage != NULL &&
-			                        c->coverage->n_missing > 0
-			                ? " (like for like, not all forces)"
-			                : "");
-		} else if (c->n_published_changes > 0) {
+			        &ctx->mem,
+			        "%s The change was %s that of %s%s (%+.1f%%) "
+			        "at "
+			        "%s confidence.",
+			        text, v->verdict,
+			        coverage_holds(c, s->area->code) &&
+			                        has_member(c->area,
+			                                   s->area->code)
+			                ? "the rest of "
+			                : "",
+			        the_name(ctx, c->area->kind, c->area->name,
+			                 false),
+			        c->percent_change, level(ctx));
+			break;
+		}
+		if (c->n_published_changes > 0) {
 			text = arena_printf(&ctx->mem,
-			                    "%s; %s was published as %+.1f%%",
-			                    text, c->area->name,
+			                    "%s %s's change over the same "
+			                    "years was published "
+			                    "as %+.1f%%, without counts to "
+			                    "test it against.",
+			                    text,
+			                    the_name(ctx, c->area->kind,
+			                             c->area->name, true),
 			                    c->published_changes[0]->percent);
+			break;
 		}
 	}
 	bool small = false;
 	for (size_t i = 0; i < s->n_flags; i++) {
 		small |= s->flags[i] == OFFSTAT__V1__FLAG__SMALL_NUMBER;
 	}
-	return (arena_printf(
-	        &ctx->mem, "%s.%s", text,
-	        small ? " Counts under 10: treat the percentage with caution."
-	              : ""));
+	if (small) {
+		text = arena_printf(
+		        &ctx->mem,
+		        "%s Counts under 10: treat percentages with "
+		        "caution.",
+		        text);
+	}
+	return (text);
 }

@@ -55,6 +55,13 @@ Offstat__V1__Value *q_value(rpc_ctx *ctx, int area, int offence,
 Offstat__V1__Trend *q_trend(rpc_ctx *ctx, int area, int offence,
                             const period *base, const period *end, int source,
                             int subject, q_sources *qs);
+/*
+ * Tests the subject's change against comparator c's: the subject's counts
+ * against the rest of the comparator (less the subject's own counts when
+ * the comparator's figures include them). Sets c->versus_subject.
+ */
+void q_versus(rpc_ctx *ctx, const Offstat__V1__Trend *s, int subject,
+              Offstat__V1__Trend *c, int comparator);
 /* One sentence describing the subject's change beside its comparators. */
 const char *q_summary(rpc_ctx *ctx, int offence,
                       const Offstat__V1__Trend  *subject,

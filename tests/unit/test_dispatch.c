@@ -453,6 +453,113 @@ test_compare_series_break(void **state)
 	offstat__v1__compare_trend_response__free_unpacked(r, NULL);
 }
 
+/*
+ * Intervals and tests on a trend. Expected values from SciPy 1.10
+ * (Debian python3-scipy), as tests/unit/stats_vectors.py does:
+ *   binomtest(28, 38, 0.5): p = 0.0050976432976312935, and its exact
+ *     (Clopper-Pearson) interval for p carried to the ratio p / (1 - p):
+ *     1.320141237694821 to 6.460808947414493;
+ *   chi2.ppf(0.025, 20) / 2 = 4.7953886961324335 and
+ *     chi2.ppf(0.975, 22) / 2 = 18.39035604201778 (Poisson interval of 10);
+ *   odds_ratio([[28, 10], [154, 180]], kind='conditional'):
+ *     3.262760406607393, interval 1.4808983564053473 to
+ *     7.778925575334252; fisher_exact gives p = 0.0017457669571186597.
+ */
+static void
+test_compare_tests(void **state)
+{
+	(void) state;
+	int code;
+	Offstat__V1__CompareTrendResponse *r = compare("dorset", "88A",
+	    "2024/25 Q1", "2024/25 Q4", &code);
+	assert_int_equal(code, 0);
+	assert_float_equal(r->confidence, 0.95, 0);
+	/* Dorset 10 -> 28: a rise beyond chance. */
+	Offstat__V1__RatioTest *ct = r->subject->change_test;
+	assert_true(ct->known);
+	assert_float_equal(ct->estimate, 2.8, 1e-12);
+	assert_float_equal(ct->lower, 1.320141237694821, 1e-9);
+	assert_float_equal(ct->upper, 6.460808947414493, 1e-9);
+	assert_float_equal(ct->p_value, 0.0050976432976312935, 1e-12);
+	assert_string_equal(ct->verdict, "rose");
+	/* Rates per 100,000 people (Dorset: 776,780) with the exact
+	 * interval of the count. */
+	Offstat__V1__Rate *rate = r->subject->base_value->rates->people;
+	assert_true(rate->known);
+	assert_int_equal(rate->population, 776780);
+	assert_float_equal(rate->per_100k, 10 / 776780.0 * 1e5, 1e-12);
+	assert_float_equal(rate->lower, 4.7953886961324335 / 776780.0 * 1e5,
+	    1e-9);
+	assert_float_equal(rate->upper, 18.39035604201778 / 776780.0 * 1e5,
+	    1e-9);
+	assert_int_equal(r->subject->base_value->rates->under18->population,
+	    144050);
+	/* Against the rest of the South West: 180 -> 154 without Dorset. */
+	Offstat__V1__RatioTest *vs = r->comparators[0]->versus_subject;
+	assert_true(vs->known);
+	assert_float_equal(vs->estimate, 3.262760406607393, 1e-6);
+	assert_float_equal(vs->lower, 1.4808983564053473, 1e-6);
+	assert_float_equal(vs->upper, 7.778925575334252, 1e-6);
+	assert_float_equal(vs->p_value, 0.0017457669571186597, 1e-9);
+	assert_string_equal(vs->verdict, "higher than");
+	assert_non_null(strstr(vs->note, "the rest of the South West"));
+	assert_non_null(strstr(r->summary,
+	    "higher than that of the rest of the South West"));
+	/* The region's rate covers its five forces' population. */
+	assert_int_equal(r->comparators[0]->base_value->rates->people
+	                     ->population,
+	    1729464 + 1785298 + 640650 + 726951 + 776780);
+	offstat__v1__compare_trend_response__free_unpacked(r, NULL);
+
+	/* Dorset's s.15A rise: the published South West change has no
+	 * counts, so there is nothing to test it against. Expected values:
+	 * binomtest(62, 99, 0.5), p = 0.015432364507309008, interval
+	 * 1.0977016045760912 to 2.5902641051615545. */
+	r = compare("dorset", "S15A", "2017/18", "2020/21", &code);
+	ct = r->subject->change_test;
+	assert_float_equal(ct->p_value, 0.015432364507309008, 1e-12);
+	assert_float_equal(ct->lower, 1.0977016045760912, 1e-9);
+	assert_float_equal(ct->upper, 2.5902641051615545, 1e-9);
+	assert_false(r->comparators[0]->versus_subject->known);
+	assert_false(r->comparators[0]->change_test->known);
+	assert_non_null(strstr(r->summary, "published as +28.6%"));
+	offstat__v1__compare_trend_response__free_unpacked(r, NULL);
+}
+
+static void
+test_compare_confidence(void **state)
+{
+	(void) state;
+	int                              code;
+	Offstat__V1__CompareTrendRequest req =
+	    OFFSTAT__V1__COMPARE_TREND_REQUEST__INIT;
+	Offstat__V1__Period b = OFFSTAT__V1__PERIOD__INIT;
+	Offstat__V1__Period e = OFFSTAT__V1__PERIOD__INIT;
+	req.area              = "dorset";
+	req.offence           = "S15A";
+	b.text                = "2017/18";
+	e.text                = "2020/21";
+	req.base_period       = &b;
+	req.end_period        = &e;
+	/* At 99% the s.15A rise (p = 0.015) is within chance. */
+	req.confidence = 0.99;
+	Offstat__V1__CompareTrendResponse *r = call("CompareTrend", &req.base,
+	    &offstat__v1__compare_trend_response__descriptor, &code);
+	assert_int_equal(code, 0);
+	assert_float_equal(r->confidence, 0.99, 0);
+	assert_string_equal(r->subject->change_test->verdict,
+	    "no distinguishable change");
+	assert_non_null(strstr(r->summary, "within what chance"));
+	offstat__v1__compare_trend_response__free_unpacked(r, NULL);
+	const double bad[] = { 0.2, 1.0, 5.0, -0.95 };
+	for (size_t i = 0; i < 4; i++) {
+		req.confidence = bad[i];
+		assert_null(call("CompareTrend", &req.base,
+		    &offstat__v1__compare_trend_response__descriptor, &code));
+		assert_int_equal(code, OFFSTAT__V1__CODE__INVALID_ARGUMENT);
+	}
+}
+
 static void
 test_catalogue(void **state)
 {
@@ -541,6 +648,8 @@ main(void)
 	        cmocka_unit_test(test_compare_seed),
 	        cmocka_unit_test(test_compare_like_for_like),
 	        cmocka_unit_test(test_compare_series_break),
+	        cmocka_unit_test(test_compare_tests),
+	        cmocka_unit_test(test_compare_confidence),
 	        cmocka_unit_test(test_catalogue),
 	};
 	return (cmocka_run_group_tests(tests, setup, teardown));
