@@ -11,6 +11,7 @@
 
 #include "dispatch.h"
 #include "query.h"
+#include "rank.h"
 
 #define PAGE_DEFAULT 100
 #define PAGE_MAX     1000
@@ -455,20 +456,23 @@ h_server_info(Offstat__V1__OffenceStats_Service      *service,
 	closure(&r, closure_data);
 }
 
-/* Declared in the contract, built by a later release of the service. */
 static void
 h_rank_areas(Offstat__V1__OffenceStats_Service     *service,
              const Offstat__V1__RankAreasRequest   *in,
              Offstat__V1__RankAreasResponse_Closure closure,
              void                                  *closure_data)
 {
+	Offstat__V1__RankAreasResponse r =
+	        OFFSTAT__V1__RANK_AREAS_RESPONSE__INIT;
 	(void)service;
-	(void)in;
-	rpc_error(closure_data, OFFSTAT__V1__CODE__UNIMPLEMENTED,
-	          "RankAreas is not implemented by this server yet");
-	closure(NULL, closure_data);
+	if (rank_areas(closure_data, in, &r) != 0) {
+		closure(NULL, closure_data);
+		return;
+	}
+	closure(&r, closure_data);
 }
 
+/* Declared in the contract, built by a later release of the service. */
 static void
 h_ingest(Offstat__V1__OffenceStats_Service  *service,
          const Offstat__V1__IngestRequest   *in,

@@ -34,10 +34,12 @@ if out=$("$CALL" "$url" GetCount 'area: "narnia" offence: "88A" period { text: "
 	fail "unknown area answered OK: $out"
 fi
 echo "$out" | grep -q 'code: NOT_FOUND' || fail "unknown area: $out"
-if out=$("$CALL" "$url" RankAreas 'offence: "88A"'); then
-	fail "RankAreas answered OK"
+if out=$("$CALL" "$url" Ingest 'open_label: "x"'); then
+	fail "Ingest answered OK"
 fi
-echo "$out" | grep -q 'code: UNIMPLEMENTED' || fail "RankAreas: $out"
+echo "$out" | grep -q 'code: UNIMPLEMENTED' || fail "Ingest: $out"
+out=$("$CALL" "$url" RankAreas 'offence: "88A" within: "south west" period { text: "2024/25" }')
+echo "$out" | grep -q 'caution:' || fail "RankAreas: $out"
 
 kill -TERM "$pid"
 wait "$pid" || fail "offstatd exited $?"

@@ -162,10 +162,6 @@ test_methods(void **state)
 	expect_code(call("GetCount", &none.base),
 	            OFFSTAT__V1__CODE__UNIMPLEMENTED);
 	/* Declared in the contract but not built yet. */
-	Offstat__V1__RankAreasRequest rank =
-	        OFFSTAT__V1__RANK_AREAS_REQUEST__INIT;
-	expect_code(call(M("RankAreas"), &rank.base),
-	            OFFSTAT__V1__CODE__UNIMPLEMENTED);
 	Offstat__V1__IngestRequest ing = OFFSTAT__V1__INGEST_REQUEST__INIT;
 	expect_code(call(M("Ingest"), &ing.base),
 	            OFFSTAT__V1__CODE__UNIMPLEMENTED);

@@ -468,10 +468,10 @@ test_compare_series_break(void **state)
 static void
 test_compare_tests(void **state)
 {
-	(void) state;
-	int code;
-	Offstat__V1__CompareTrendResponse *r = compare("dorset", "88A",
-	    "2024/25 Q1", "2024/25 Q4", &code);
+	(void)state;
+	int                                code;
+	Offstat__V1__CompareTrendResponse *r =
+	        compare("dorset", "88A", "2024/25 Q1", "2024/25 Q4", &code);
 	assert_int_equal(code, 0);
 	assert_float_equal(r->confidence, 0.95, 0);
 	/* Dorset 10 -> 28: a rise beyond chance. */
@@ -489,11 +489,11 @@ test_compare_tests(void **state)
 	assert_int_equal(rate->population, 776780);
 	assert_float_equal(rate->per_100k, 10 / 776780.0 * 1e5, 1e-12);
 	assert_float_equal(rate->lower, 4.7953886961324335 / 776780.0 * 1e5,
-	    1e-9);
+	                   1e-9);
 	assert_float_equal(rate->upper, 18.39035604201778 / 776780.0 * 1e5,
-	    1e-9);
+	                   1e-9);
 	assert_int_equal(r->subject->base_value->rates->under18->population,
-	    144050);
+	                 144050);
 	/* Against the rest of the South West: 180 -> 154 without Dorset. */
 	Offstat__V1__RatioTest *vs = r->comparators[0]->versus_subject;
 	assert_true(vs->known);
@@ -503,19 +503,19 @@ test_compare_tests(void **state)
 	assert_float_equal(vs->p_value, 0.0017457669571186597, 1e-9);
 	assert_string_equal(vs->verdict, "higher than");
 	assert_non_null(strstr(vs->note, "the rest of the South West"));
-	assert_non_null(strstr(r->summary,
-	    "higher than that of the rest of the South West"));
+	assert_non_null(strstr(
+	        r->summary, "higher than that of the rest of the South West"));
 	/* The region's rate covers its five forces' population. */
-	assert_int_equal(r->comparators[0]->base_value->rates->people
-	                     ->population,
-	    1729464 + 1785298 + 640650 + 726951 + 776780);
+	assert_int_equal(
+	        r->comparators[0]->base_value->rates->people->population,
+	        1729464 + 1785298 + 640650 + 726951 + 776780);
 	offstat__v1__compare_trend_response__free_unpacked(r, NULL);
 
 	/* Dorset's s.15A rise: the published South West change has no
 	 * counts, so there is nothing to test it against. Expected values:
 	 * binomtest(62, 99, 0.5), p = 0.015432364507309008, interval
 	 * 1.0977016045760912 to 2.5902641051615545. */
-	r = compare("dorset", "S15A", "2017/18", "2020/21", &code);
+	r  = compare("dorset", "S15A", "2017/18", "2020/21", &code);
 	ct = r->subject->change_test;
 	assert_float_equal(ct->p_value, 0.015432364507309008, 1e-12);
 	assert_float_equal(ct->lower, 1.0977016045760912, 1e-9);
@@ -529,10 +529,10 @@ test_compare_tests(void **state)
 static void
 test_compare_confidence(void **state)
 {
-	(void) state;
+	(void)state;
 	int                              code;
 	Offstat__V1__CompareTrendRequest req =
-	    OFFSTAT__V1__COMPARE_TREND_REQUEST__INIT;
+	        OFFSTAT__V1__COMPARE_TREND_REQUEST__INIT;
 	Offstat__V1__Period b = OFFSTAT__V1__PERIOD__INIT;
 	Offstat__V1__Period e = OFFSTAT__V1__PERIOD__INIT;
 	req.area              = "dorset";
@@ -543,21 +543,107 @@ test_compare_confidence(void **state)
 	req.end_period        = &e;
 	/* At 99% the s.15A rise (p = 0.015) is within chance. */
 	req.confidence = 0.99;
-	Offstat__V1__CompareTrendResponse *r = call("CompareTrend", &req.base,
-	    &offstat__v1__compare_trend_response__descriptor, &code);
+	Offstat__V1__CompareTrendResponse *r =
+	        call("CompareTrend", &req.base,
+	             &offstat__v1__compare_trend_response__descriptor, &code);
 	assert_int_equal(code, 0);
 	assert_float_equal(r->confidence, 0.99, 0);
 	assert_string_equal(r->subject->change_test->verdict,
-	    "no distinguishable change");
+	                    "no distinguishable change");
 	assert_non_null(strstr(r->summary, "within what chance"));
 	offstat__v1__compare_trend_response__free_unpacked(r, NULL);
-	const double bad[] = { 0.2, 1.0, 5.0, -0.95 };
+	const double bad[] = {0.2, 1.0, 5.0, -0.95};
 	for (size_t i = 0; i < 4; i++) {
 		req.confidence = bad[i];
-		assert_null(call("CompareTrend", &req.base,
-		    &offstat__v1__compare_trend_response__descriptor, &code));
+		assert_null(
+		        call("CompareTrend", &req.base,
+		             &offstat__v1__compare_trend_response__descriptor,
+		             &code));
 		assert_int_equal(code, OFFSTAT__V1__CODE__INVALID_ARGUMENT);
 	}
+}
+
+static Offstat__V1__RankAreasResponse *
+rank(Offstat__V1__RankBy by, const char *within, const char *base, int *code)
+{
+	Offstat__V1__RankAreasRequest req =
+	        OFFSTAT__V1__RANK_AREAS_REQUEST__INIT;
+	Offstat__V1__Period p = OFFSTAT__V1__PERIOD__INIT;
+	Offstat__V1__Period b = OFFSTAT__V1__PERIOD__INIT;
+	req.offence           = "88A";
+	req.by                = by;
+	req.within            = (char *)within;
+	p.text                = base != NULL ? "2024/25 Q4" : "2024/25";
+	b.text                = (char *)base;
+	req.period            = &p;
+	req.base_period       = base != NULL ? &b : NULL;
+	return (call("RankAreas", &req.base,
+	             &offstat__v1__rank_areas_response__descriptor, code));
+}
+
+static void
+test_rank(void **state)
+{
+	(void)state;
+	int code;
+	/* By count: Avon and Somerset 281, Devon and Cornwall 224,
+	 * Gloucestershire 90, Dorset 64, Wiltshire 61. */
+	Offstat__V1__RankAreasResponse *r =
+	        rank(OFFSTAT__V1__RANK_BY__COUNT, "south west", NULL, &code);
+	assert_int_equal(code, 0);
+	assert_int_equal(r->n_areas, 5);
+	assert_int_equal(r->n_missing, 0);
+	const char  *order[]  = {"E23000036", "E23000035", "E23000037",
+	                         "E23000039", "E23000038"};
+	const double counts[] = {281, 224, 90, 64, 61};
+	for (size_t i = 0; i < 5; i++) {
+		assert_int_equal(r->areas[i]->rank, i + 1);
+		assert_string_equal(r->areas[i]->area->code, order[i]);
+		assert_float_equal(r->areas[i]->score, counts[i], 0);
+		assert_true(r->areas[i]->lower < r->areas[i]->score);
+		assert_true(r->areas[i]->upper > r->areas[i]->score);
+	}
+	assert_non_null(strstr(r->caution, "not a ranking of safety"));
+	offstat__v1__rank_areas_response__free_unpacked(r, NULL);
+
+	/* By rate: Avon and Somerset 281 / 1,729,464 leads (16.2 per
+	 * 100,000); Dorset 64 / 776,780 (8.2) is last, below Wiltshire's
+	 * 61 / 726,951 (8.4). */
+	r = rank(OFFSTAT__V1__RANK_BY__RATE, "E12000009", NULL, &code);
+	assert_int_equal(code, 0);
+	assert_string_equal(r->areas[0]->area->code, "E23000036");
+	assert_float_equal(r->areas[0]->score, 281 / 1729464.0 * 1e5, 1e-9);
+	assert_string_equal(r->areas[3]->area->code, "E23000038");
+	assert_string_equal(r->areas[4]->area->code, "E23000039");
+	offstat__v1__rank_areas_response__free_unpacked(r, NULL);
+
+	/* Every English force: five ranked, the rest listed apart. */
+	r = rank(OFFSTAT__V1__RANK_BY__COUNT, "england", NULL, &code);
+	assert_int_equal(r->n_areas, 5);
+	assert_int_equal(r->n_missing, 34);
+	offstat__v1__rank_areas_response__free_unpacked(r, NULL);
+
+	/* By change, Q1 to Q4: Dorset (+180%) first, Gloucestershire
+	 * (20 / 31 - 1 = -35.5%) last. */
+	r = rank(OFFSTAT__V1__RANK_BY__CHANGE, "south west", "2024/25 Q1",
+	         &code);
+	assert_int_equal(code, 0);
+	assert_string_equal(r->areas[0]->area->code, "E23000039");
+	assert_float_equal(r->areas[0]->score, 180.0, 1e-9);
+	assert_non_null(r->areas[0]->trend);
+	assert_string_equal(r->areas[4]->area->code, "E23000037");
+	assert_float_equal(r->areas[4]->score, (20.0 / 31 - 1) * 100, 1e-9);
+	offstat__v1__rank_areas_response__free_unpacked(r, NULL);
+
+	/* A change needs its base period. */
+	assert_null(
+	        rank(OFFSTAT__V1__RANK_BY__CHANGE, "south west", NULL, &code));
+	assert_int_equal(code, OFFSTAT__V1__CODE__INVALID_ARGUMENT);
+	assert_null(rank((Offstat__V1__RankBy)42, NULL, NULL, &code));
+	assert_int_equal(code, OFFSTAT__V1__CODE__INVALID_ARGUMENT);
+	assert_null(
+	        rank(OFFSTAT__V1__RANK_BY__COUNT, "atlantis", NULL, &code));
+	assert_int_equal(code, OFFSTAT__V1__CODE__NOT_FOUND);
 }
 
 static void
@@ -650,6 +736,7 @@ main(void)
 	        cmocka_unit_test(test_compare_series_break),
 	        cmocka_unit_test(test_compare_tests),
 	        cmocka_unit_test(test_compare_confidence),
+	        cmocka_unit_test(test_rank),
 	        cmocka_unit_test(test_catalogue),
 	};
 	return (cmocka_run_group_tests(tests, setup, teardown));
