@@ -1,8 +1,711 @@
 #ifndef OFFSTAT_OFFSTAT_H
 #define OFFSTAT_OFFSTAT_H
 
+/*
+ * liboffstat: a small C client for offstatd, the police recorded crime
+ * statistics service.
+ *
+ * A client is a handle on one connection to a service. Every call sends one
+ * request and waits for its reply. Calls may be made from several threads
+ * at once on one client; each waits only for its own reply.
+ *
+ * Conventions used by every function below:
+ * - A function that can fail returns an offstat_err value: 0 (OFFSTAT_OK) on
+ *   success. Results are written through its first pointer argument, and
+ *   only on success.
+ * - A result is one allocation tree owned by the caller, released with the
+ *   matching *_free function. Destructors accept NULL.
+ * - Strings in results are UTF-8, never NULL, and empty when the service
+ *   sent nothing. Arrays are NULL when their count is 0.
+ * - Every call takes an optional offstat_status pointer that receives the
+ *   service's message and details (or a description of a local failure).
+ *   It belongs to the caller and to that call alone, so two threads never
+ *   race on an error message.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define OFFSTAT_VERSION_MAJOR 0
 #define OFFSTAT_VERSION_MINOR 1
 #define OFFSTAT_VERSION_PATCH 0
+
+/* The version as a number, for comparisons in the preprocessor. */
+#define OFFSTAT_VERSION_NUMBER                                                \
+	(OFFSTAT_VERSION_MAJOR * 10000 + OFFSTAT_VERSION_MINOR * 100 +        \
+	 OFFSTAT_VERSION_PATCH)
+
+#if defined(__GNUC__) || defined(__clang__)
+#define OFFSTAT_EXPORT __attribute__((visibility("default")))
+#else
+#define OFFSTAT_EXPORT
+#endif
+
+/* The address a client uses when it is given none. */
+#define OFFSTAT_DEFAULT_URL "tcp://127.0.0.1:7355"
+
+/* The timeout of a new client, in milliseconds. */
+#define OFFSTAT_DEFAULT_TIMEOUT_MS 10000
+
+/*
+ * The largest reply a client accepts, in bytes. A larger one is dropped
+ * with its connection, and the call fails with OFFSTAT_ETIMEDOUT or
+ * OFFSTAT_ECONNLOST.
+ */
+#define OFFSTAT_MAX_REPLY_SIZE (16u * 1024u * 1024u)
+
+/*
+ * The error table. Each row is a name, a value and a message. Values are
+ * explicit and never change once released; new rows are appended. They stay
+ * below 64 so that a program can exit with them.
+ *
+ * Values 2 to 19 are failures on the caller's side of the wire: a bad
+ * argument, memory, the connection, a reply that does not decode. Value 1
+ * is never returned by the library (the offstat command uses it for its own
+ * failures).
+ *
+ * Values 21 to 36 are statuses the service sent back: 20 plus the status
+ * code of the service's reply (gRPC's numbering, as in the .proto's Code).
+ * The service's own message and details are in the call's offstat_status.
+ */
+#define OFFSTAT_ERRORS(X)                                                     \
+	X(OK, 0, "success")                                                   \
+	X(EINVAL, 2, "invalid argument")                                      \
+	X(ENOMEM, 3, "out of memory")                                         \
+	X(EADDRINVAL, 4, "invalid or unsupported address")                    \
+	X(ECONNREFUSED, 5, "connection refused")                              \
+	X(ETIMEDOUT, 6, "timed out waiting for the service")                  \
+	X(ECONNLOST, 7, "not connected to the service")                       \
+	X(EPROTO, 8, "malformed reply from the service")                      \
+	X(ETRANSPORT, 9, "transport failure")                                 \
+	X(ECANCELLED, 21, "call cancelled by the service")                    \
+	X(EUNKNOWN, 22, "unknown error in the service")                       \
+	X(EBADREQUEST, 23, "request rejected as invalid")                     \
+	X(EDEADLINE, 24, "deadline exceeded in the service")                  \
+	X(ENOTFOUND, 25, "not found")                                         \
+	X(EEXISTS, 26, "already exists")                                      \
+	X(EPERM, 27, "permission denied")                                     \
+	X(EEXHAUSTED, 28, "resource exhausted")                               \
+	X(EPRECONDITION, 29, "failed precondition")                           \
+	X(EABORTED, 30, "aborted")                                            \
+	X(ERANGE, 31, "out of range")                                         \
+	X(EUNIMPLEMENTED, 32, "not implemented by the service")               \
+	X(EINTERNAL, 33, "internal error in the service")                     \
+	X(EUNAVAILABLE, 34, "service unavailable")                            \
+	X(EDATALOSS, 35, "data loss in the service")                          \
+	X(EUNAUTHENTICATED, 36, "not authenticated")
+
+#define OFFSTAT__ERR_ENUM(name, value, message) OFFSTAT_##name = value,
+/* The errors every function returns: see OFFSTAT_ERRORS. */
+typedef enum offstat_err { OFFSTAT_ERRORS(OFFSTAT__ERR_ENUM) } offstat_err;
+#undef OFFSTAT__ERR_ENUM
+
+/* The distance between a service status code and its offstat_err value. */
+#define OFFSTAT_SERVER_ERR_BASE 20
+
+/*
+ * offstat_strerror returns a short English message for an error value, such
+ * as "connection refused". It returns "unknown error" for a value that is
+ * not in the table. The string is static; it never fails and never blocks.
+ */
+OFFSTAT_EXPORT const char *offstat_strerror(int err);
+
+/*
+ * offstat_err_name returns the name of an error value without its prefix,
+ * such as "ECONNREFUSED" for OFFSTAT_ECONNREFUSED, or NULL for a value that
+ * is not in the table. The string is static.
+ */
+OFFSTAT_EXPORT const char *offstat_err_name(int err);
+
+/*
+ * offstat_err_is_server returns true when an error value is a status that
+ * the service sent back (OFFSTAT_ECANCELLED to OFFSTAT_EUNAUTHENTICATED),
+ * and false for success and for failures on the caller's side (a bad
+ * argument, the connection, a timeout, a malformed reply).
+ */
+OFFSTAT_EXPORT bool offstat_err_is_server(int err);
+
+/*
+ * offstat_version returns the library's version, such as "0.1.0". It may
+ * differ from the OFFSTAT_VERSION_* macros a program was compiled with. The
+ * string is static.
+ */
+OFFSTAT_EXPORT const char *offstat_version(void);
+
+/*
+ * The outcome of one call, in more detail than its return value. The caller
+ * owns it. Initialise it to zero (OFFSTAT_STATUS_INIT or memset) before its
+ * first use; every call that is given one replaces its contents, releasing
+ * what it held; offstat_status_clear releases it at the end.
+ *
+ * On success, err and code are 0 and message is NULL. When the service
+ * answered with a failure, code is the status code it sent (gRPC's
+ * numbering, e.g. 5 for NOT_FOUND), message its sentence and details its
+ * further lines. When the call failed on the caller's side, code is 0 and
+ * message describes the failure (e.g. "connection refused:
+ * tcp://127.0.0.1:7355"). message is NULL only when memory ran out.
+ */
+typedef struct offstat_status {
+	int    err;        /* The offstat_err value the call returned. */
+	int    code;       /* The service's status code; 0 when none. */
+	char  *message;    /* One sentence for people, or NULL. */
+	char **details;    /* Further lines from the service. */
+	size_t n_details;  /* How many lines details holds. */
+	char  *request_id; /* The request id sent, or NULL. */
+} offstat_status;
+
+#define OFFSTAT_STATUS_INIT                                                   \
+	{                                                                     \
+		0, 0, NULL, NULL, 0, NULL                                     \
+	}
+
+/*
+ * offstat_status_clear releases what a status holds and resets it to zero,
+ * ready for reuse. It accepts NULL.
+ */
+OFFSTAT_EXPORT void offstat_status_clear(offstat_status *status);
+
+/* ------------------------------------------------------------------------
+ * The client
+ * ------------------------------------------------------------------------ */
+
+/* A connection to a service. Opaque; safe to share between threads. */
+typedef struct offstat_client offstat_client;
+
+/*
+ * offstat_client_open connects to the service at url and writes a new
+ * client to *out. url is "tcp://HOST:PORT" or "ipc:///path"; NULL means
+ * OFFSTAT_DEFAULT_URL. It blocks until the connection is made or refused.
+ * If the connection drops later, the client reconnects by itself in the
+ * background; a call made meanwhile waits for it, up to its timeout.
+ *
+ * Errors: OFFSTAT_EINVAL (out is NULL), OFFSTAT_EADDRINVAL (the url is
+ * malformed, its scheme unsupported or its host unknown),
+ * OFFSTAT_ECONNREFUSED (nothing listens there), OFFSTAT_ETIMEDOUT (the
+ * connection attempt timed out), OFFSTAT_ENOMEM, OFFSTAT_ETRANSPORT (any
+ * other failure to connect). On failure *out is unchanged.
+ *
+ * The caller owns the client and releases it with offstat_client_close.
+ */
+OFFSTAT_EXPORT int offstat_client_open(offstat_client **out, const char *url);
+
+/*
+ * offstat_client_close closes the connection and releases the client. No
+ * call on the client may be in progress or started afterwards. It accepts
+ * NULL. It blocks briefly while the connection closes.
+ */
+OFFSTAT_EXPORT void offstat_client_close(offstat_client *client);
+
+/*
+ * offstat_client_set_timeout sets how long each later call waits for its
+ * reply, in milliseconds (OFFSTAT_DEFAULT_TIMEOUT_MS at first); 0 waits
+ * without limit. The service is told the timeout too, so that it can give
+ * up on a call nobody waits for any more. Calls already in progress keep
+ * their timeout. It never blocks.
+ *
+ * Errors: OFFSTAT_EINVAL (client is NULL or ms is negative).
+ */
+OFFSTAT_EXPORT int offstat_client_set_timeout(offstat_client *client, int ms);
+
+/*
+ * offstat_client_set_token sets the credential that later calls send, as
+ * the metadata "authorization: Bearer <token>"; NULL or "" sends none. The
+ * client keeps its own copy. Calls already in progress are unaffected.
+ *
+ * Errors: OFFSTAT_EINVAL (client is NULL, or the token contains a control
+ * character), OFFSTAT_ENOMEM (the token is unchanged).
+ */
+OFFSTAT_EXPORT int offstat_client_set_token(offstat_client *client,
+                                            const char     *token);
+
+/*
+ * offstat_client_url returns the address the client was opened with. The
+ * string belongs to the client and lives as long as it.
+ */
+OFFSTAT_EXPORT const char *offstat_client_url(const offstat_client *client);
+
+/* ------------------------------------------------------------------------
+ * What results are made of
+ * ------------------------------------------------------------------------ */
+
+/*
+ * Caveats that travel with a value, as a bitmask: bit n-1 is the .proto's
+ * Flag n. A flag the library does not know yet still sets its bit.
+ */
+#define OFFSTAT_FLAG_PROVISIONAL  (1u << 0) /* Marked provisional. */
+#define OFFSTAT_FLAG_REVISED      (1u << 1) /* Changed between releases. */
+#define OFFSTAT_FLAG_SERIES_BREAK (1u << 2) /* Definition changed. */
+#define OFFSTAT_FLAG_ESTIMATED    (1u << 3) /* Derived, not recorded. */
+#define OFFSTAT_FLAG_SMALL_NUMBER (1u << 4) /* Under 10: % mislead. */
+#define OFFSTAT_FLAG_INCOMPLETE   (1u << 5) /* Members or quarters missing. */
+#define OFFSTAT_FLAG_CONFLICT     (1u << 6) /* Sources disagree. */
+
+/*
+ * offstat_flag_name returns the name of one flag bit, such as
+ * "SMALL_NUMBER" for OFFSTAT_FLAG_SMALL_NUMBER, or NULL when flag is not
+ * exactly one known bit. The string is static.
+ */
+OFFSTAT_EXPORT const char *offstat_flag_name(unsigned flag);
+
+/* The kinds of area (the .proto's AreaKind). */
+typedef enum offstat_area_kind {
+	OFFSTAT_AREA_ANY     = 0, /* Not stated; as a filter, any kind. */
+	OFFSTAT_AREA_FORCE   = 1, /* A territorial police force area. */
+	OFFSTAT_AREA_REGION  = 2, /* An English region. */
+	OFFSTAT_AREA_COUNTRY = 3, /* England, Wales, Scotland, N. Ireland. */
+	OFFSTAT_AREA_GROUP   = 4, /* A published grouping of forces. */
+	OFFSTAT_AREA_NATION  = 5, /* The United Kingdom. */
+	OFFSTAT_AREA_BODY    = 6, /* A recording body with no area. */
+} offstat_area_kind;
+
+/*
+ * offstat_area_kind_name returns the name of an area kind, such as "FORCE",
+ * or NULL for a value the library does not know. The string is static.
+ */
+OFFSTAT_EXPORT const char *offstat_area_kind_name(int kind);
+
+/*
+ * offstat_area_kind_parse writes to *out the area kind named by name,
+ * ignoring case ("force", "REGION"; "any" is OFFSTAT_AREA_ANY).
+ *
+ * Errors: OFFSTAT_EINVAL (out or name is NULL, or the name is unknown).
+ */
+OFFSTAT_EXPORT int offstat_area_kind_parse(offstat_area_kind *out,
+                                           const char        *name);
+
+/* How a period is to be read (the .proto's PeriodKind). */
+typedef enum offstat_period_kind {
+	OFFSTAT_PERIOD_UNSPECIFIED  = 0, /* Not stated. */
+	OFFSTAT_PERIOD_YEAR         = 1, /* A financial year, April-March. */
+	OFFSTAT_PERIOD_QUARTER      = 2, /* One financial quarter. */
+	OFFSTAT_PERIOD_ROLLING_YEAR = 3, /* Twelve months ending a quarter. */
+} offstat_period_kind;
+
+/* A period of time, as the service resolved it. */
+typedef struct offstat_period {
+	unsigned            year;    /* Start year: 2017 is 2017/18. */
+	unsigned            quarter; /* 0 for a year; 1-4 (1 = Apr-Jun). */
+	offstat_period_kind kind;    /* How year and quarter are read. */
+	char               *text;    /* Its label, e.g. "2024/25 Q1". */
+} offstat_period;
+
+/* An area: a police force area, region, country or other. */
+typedef struct offstat_area {
+	char             *code;               /* ONS code, e.g. "E23000039". */
+	char             *name;               /* The name people use. */
+	offstat_area_kind kind;               /* What sort of area. */
+	char             *parent_code;        /* The area it sums into. */
+	char             *region_code;        /* Its region. */
+	char             *country_code;       /* Its country. */
+	char            **aliases;            /* Other names that resolve. */
+	size_t            n_aliases;          /* How many aliases. */
+	uint64_t          population;         /* Mid-2020; 0 unknown. */
+	uint64_t          population_under18; /* Mid-2020; 0 unknown. */
+	char             *population_source;  /* Source id of populations. */
+	char            **members;            /* Aggregates: forces summed. */
+	size_t            n_members;          /* How many members. */
+} offstat_area;
+
+/* A point where an offence's series stops being comparable. */
+typedef struct offstat_series_break {
+	unsigned year; /* First financial year of the new definition. */
+	char    *note; /* What changed. */
+} offstat_series_break;
+
+/* An offence or offence series. */
+typedef struct offstat_offence {
+	char                 *code;        /* "88A", "S15A", "4.10". */
+	char                 *description; /* "Sexual grooming". */
+	char                 *group;       /* "Sexual offences". */
+	char                 *subgroup;    /* "Other sexual offences". */
+	char                 *note;        /* Definition notes. */
+	offstat_series_break *breaks;      /* Definition changes. */
+	size_t                n_breaks;    /* How many breaks. */
+} offstat_offence;
+
+/* Where figures come from (the .proto's SourceKind). */
+typedef enum offstat_source_kind {
+	OFFSTAT_SOURCE_UNSPECIFIED = 0, /* Not stated. */
+	OFFSTAT_SOURCE_OPEN_DATA   = 1, /* Official statistics, open data. */
+	OFFSTAT_SOURCE_FOI         = 2, /* Freedom of Information replies. */
+	OFFSTAT_SOURCE_PRESS       = 3, /* Figures as reported in the press. */
+	OFFSTAT_SOURCE_REFERENCE   = 4, /* Reference data, e.g. populations. */
+} offstat_source_kind;
+
+/*
+ * offstat_source_kind_name returns the name of a source kind, such as
+ * "OPEN_DATA", or NULL for a value the library does not know. The string is
+ * static.
+ */
+OFFSTAT_EXPORT const char *offstat_source_kind_name(int kind);
+
+/* A publication that figures come from. */
+typedef struct offstat_source {
+	char               *id;        /* Stable short id, e.g. "echo-2021". */
+	char               *title;     /* Title for people. */
+	char               *publisher; /* Who published it. */
+	char               *published; /* When, as precisely as known. */
+	char               *url;       /* Where, when known. */
+	offstat_source_kind kind;      /* What sort of source. */
+	char               *note;      /* Caveats about the source. */
+} offstat_source;
+
+/* A figure from another source for the same cell (see CONFLICT). */
+typedef struct offstat_alternative {
+	uint64_t count;     /* The other source's figure. */
+	char    *source_id; /* Its source. */
+	char    *note;      /* Why it was not the one used. */
+} offstat_alternative;
+
+/* How an aggregate's figure was obtained (the .proto's Coverage.Method). */
+typedef enum offstat_coverage_method {
+	OFFSTAT_COVERAGE_NONE      = 0, /* Not an aggregate. */
+	OFFSTAT_COVERAGE_PUBLISHED = 1, /* Published for the aggregate. */
+	OFFSTAT_COVERAGE_SUM       = 2, /* The sum of its members' figures. */
+} offstat_coverage_method;
+
+/* For an aggregate, which of its members contributed. */
+typedef struct offstat_coverage {
+	offstat_coverage_method method;           /* How it was obtained. */
+	unsigned                members_expected; /* Members it has. */
+	unsigned                members_present;  /* Members that counted. */
+	char                  **missing;          /* Codes of the others. */
+	size_t                  n_missing;        /* How many are missing. */
+} offstat_coverage;
+
+/* One figure: an area, an offence, a period. */
+typedef struct offstat_value {
+	offstat_period       period;         /* The period and its label. */
+	bool                 present;        /* False: there is no figure. */
+	uint64_t             count;          /* The figure when present. */
+	unsigned             flags;          /* OFFSTAT_FLAG_* bits. */
+	char                *source_id;      /* Its source; "" for sums. */
+	char                *note;           /* E.g. why a source won. */
+	offstat_alternative *alternatives;   /* Other sources' figures. */
+	size_t               n_alternatives; /* How many alternatives. */
+	offstat_coverage     coverage;       /* Aggregates, part-years. */
+} offstat_value;
+
+/* ------------------------------------------------------------------------
+ * GetCount
+ * ------------------------------------------------------------------------ */
+
+/* One area, offence and period. */
+typedef struct offstat_count {
+	offstat_area    area;      /* The resolved area. */
+	offstat_offence offence;   /* The resolved offence. */
+	offstat_value   value;     /* The figure, present or not. */
+	offstat_source *sources;   /* Every source the value names. */
+	size_t          n_sources; /* How many sources. */
+	char           *release;   /* The dataset release answering. */
+} offstat_count;
+
+/*
+ * offstat_get_count asks for the figure of one area, offence and period and
+ * writes it to *out. area is an ONS code or a name ("dorset"); offence a
+ * code or description ("S15A", "88A", "sexual grooming"); period as people
+ * write it ("2020/21", "2024/25 Q1"), parsed by the service. source, when
+ * not NULL or "", admits only figures from that source id. A value that
+ * does not exist is a success with value.present false.
+ *
+ * Errors: OFFSTAT_EINVAL (out, client, area, offence or period is NULL),
+ * OFFSTAT_ENOTFOUND (unknown area, offence or source), OFFSTAT_EBADREQUEST
+ * (a malformed period or an ambiguous offence), any other status the
+ * service sends, and the transport errors: OFFSTAT_ETIMEDOUT,
+ * OFFSTAT_ECONNLOST, OFFSTAT_EPROTO, OFFSTAT_ETRANSPORT, OFFSTAT_ENOMEM.
+ *
+ * It blocks until the reply arrives or the client's timeout passes. The
+ * caller owns *out and releases it with offstat_count_free.
+ */
+OFFSTAT_EXPORT int offstat_get_count(offstat_count **out,
+                                     offstat_client *client, const char *area,
+                                     const char *offence, const char *period,
+                                     const char     *source,
+                                     offstat_status *status);
+
+/* offstat_count_free releases a result of offstat_get_count; NULL is fine. */
+OFFSTAT_EXPORT void offstat_count_free(offstat_count *count);
+
+/* ------------------------------------------------------------------------
+ * GetSeries
+ * ------------------------------------------------------------------------ */
+
+/* How a series is broken into points. */
+typedef enum offstat_granularity {
+	OFFSTAT_YEARLY    = 1, /* One point per financial year. */
+	OFFSTAT_QUARTERLY = 2, /* One point per financial quarter. */
+} offstat_granularity;
+
+/* One area and offence over a range of periods. */
+typedef struct offstat_series {
+	offstat_area    area;      /* The resolved area. */
+	offstat_offence offence;   /* The resolved offence. */
+	offstat_value  *points;    /* One per period, in order. */
+	size_t          n_points;  /* How many points. */
+	offstat_source *sources;   /* Every source the points name. */
+	size_t          n_sources; /* How many sources. */
+	char           *release;   /* The dataset release answering. */
+} offstat_series;
+
+/*
+ * offstat_get_series asks for the figures of one area and offence from
+ * period from to period to, one point per year or per quarter, and writes
+ * them to *out. area, offence and source are as for offstat_get_count. from
+ * and to may be NULL or "": the series then starts (or ends) where the
+ * offence's data does. granularity is OFFSTAT_YEARLY or OFFSTAT_QUARTERLY.
+ * Periods without a figure are points with present false.
+ *
+ * Errors: OFFSTAT_EINVAL (out, client, area or offence is NULL, or an
+ * unknown granularity), OFFSTAT_EBADREQUEST (a malformed period, or a range
+ * that ends before it starts), OFFSTAT_ENOTFOUND, other statuses and the
+ * transport errors as for offstat_get_count.
+ *
+ * It blocks until the reply arrives or the client's timeout passes. The
+ * caller owns *out and releases it with offstat_series_free.
+ */
+OFFSTAT_EXPORT int
+offstat_get_series(offstat_series **out, offstat_client *client,
+                   const char *area, const char *offence, const char *from,
+                   const char *to, offstat_granularity granularity,
+                   const char *source, offstat_status *status);
+
+/* offstat_series_free releases a result of offstat_get_series. */
+OFFSTAT_EXPORT void offstat_series_free(offstat_series *series);
+
+/* ------------------------------------------------------------------------
+ * CompareTrend
+ * ------------------------------------------------------------------------ */
+
+/* A change published as a percentage without the counts behind it. */
+typedef struct offstat_published_change {
+	offstat_period from;      /* The base period as published. */
+	offstat_period to;        /* The end period as published. */
+	double         percent;   /* The published percentage change. */
+	char          *source_id; /* Where it was published. */
+	char          *note;      /* The publication's own wording. */
+} offstat_published_change;
+
+/* The change of one area between two periods. */
+typedef struct offstat_trend {
+	offstat_area              area;        /* The area. */
+	offstat_value             base;        /* Base period figure. */
+	offstat_value             end;         /* End period figure. */
+	bool                      has_change;  /* Both present, comparable. */
+	int64_t                   change;      /* end - base. */
+	bool                      has_percent; /* has_change, base > 0. */
+	double                    percent_change; /* 100 * change / base. */
+	bool                      has_difference; /* Comparators only. */
+	double                    difference_pp;  /* Subject's % minus this. */
+	unsigned                  flags;          /* OFFSTAT_FLAG_* bits. */
+	char                     *note;        /* Why unknown; other notes. */
+	offstat_published_change *published;   /* Published changes. */
+	size_t                    n_published; /* How many. */
+	offstat_coverage          coverage;    /* Like-for-like coverage. */
+} offstat_trend;
+
+/* An area's change beside comparators. */
+typedef struct offstat_comparison {
+	offstat_offence offence;       /* The resolved offence. */
+	offstat_trend   subject;       /* The area asked about. */
+	offstat_trend  *comparators;   /* In the order asked, or upward. */
+	size_t          n_comparators; /* How many comparators. */
+	char           *summary;       /* One sentence a reader can quote. */
+	offstat_source *sources;       /* Every source the trends name. */
+	size_t          n_sources;     /* How many sources. */
+	char           *release;       /* The dataset release answering. */
+} offstat_comparison;
+
+/*
+ * offstat_compare_trend asks how an area's figure changed from period base
+ * to period end beside comparators, and writes the answer to *out. area,
+ * offence and source are as for offstat_get_count. comparators lists
+ * n_comparators areas (codes or names) to compare with; with none, the
+ * service compares with every area the subject sums into (its region, its
+ * country and so on).
+ *
+ * Errors: OFFSTAT_EINVAL (out, client, area, offence, base or end is NULL,
+ * or comparators is NULL while n_comparators is not 0), and the statuses
+ * and transport errors of offstat_get_count.
+ *
+ * It blocks until the reply arrives or the client's timeout passes. The
+ * caller owns *out and releases it with offstat_comparison_free.
+ */
+OFFSTAT_EXPORT int
+offstat_compare_trend(offstat_comparison **out, offstat_client *client,
+                      const char *area, const char *offence, const char *base,
+                      const char *end, const char *const *comparators,
+                      size_t n_comparators, const char *source,
+                      offstat_status *status);
+
+/* offstat_comparison_free releases a result of offstat_compare_trend. */
+OFFSTAT_EXPORT void offstat_comparison_free(offstat_comparison *comparison);
+
+/* ------------------------------------------------------------------------
+ * The catalogue: ListAreas, ListOffences, ListSources
+ *
+ * Each call returns one page. page_size 0 asks for the service's default
+ * (100); at most OFFSTAT_MAX_PAGE_SIZE. page_token is NULL or "" for the
+ * first page, then the next_page_token of the previous page; an empty
+ * next_page_token marks the last page. The *_all variants fetch every page
+ * and return them as one list (with an empty next_page_token).
+ * ------------------------------------------------------------------------ */
+
+/* The largest page the service returns. */
+#define OFFSTAT_MAX_PAGE_SIZE 1000
+
+/* A page of areas. */
+typedef struct offstat_area_list {
+	offstat_area *areas;           /* This page, in code order. */
+	size_t        n_areas;         /* How many on this page. */
+	char         *next_page_token; /* "" on the last page. */
+	unsigned      total;           /* Matching areas over all pages. */
+} offstat_area_list;
+
+/*
+ * offstat_list_areas asks for one page of areas and writes it to *out.
+ * kind, unless OFFSTAT_AREA_ANY, keeps areas of that kind; parent, unless
+ * NULL or "", keeps the areas inside it (a code or name).
+ *
+ * Errors: OFFSTAT_EINVAL (out or client is NULL, page_size over
+ * OFFSTAT_MAX_PAGE_SIZE), OFFSTAT_ENOTFOUND (unknown parent),
+ * OFFSTAT_EBADREQUEST or OFFSTAT_ERANGE (a bad page token), other statuses
+ * and the transport errors as for offstat_get_count.
+ *
+ * It blocks until the reply arrives or the client's timeout passes. The
+ * caller owns *out and releases it with offstat_area_list_free.
+ */
+OFFSTAT_EXPORT int offstat_list_areas(offstat_area_list **out,
+                                      offstat_client     *client,
+                                      offstat_area_kind   kind,
+                                      const char *parent, unsigned page_size,
+                                      const char     *page_token,
+                                      offstat_status *status);
+
+/*
+ * offstat_list_areas_all is offstat_list_areas over every page, one call
+ * per page, each with the client's timeout. It fails as offstat_list_areas
+ * does, and with OFFSTAT_EPROTO when the pages do not add up (a token
+ * repeats or the list never ends).
+ */
+OFFSTAT_EXPORT int offstat_list_areas_all(offstat_area_list **out,
+                                          offstat_client     *client,
+                                          offstat_area_kind   kind,
+                                          const char         *parent,
+                                          offstat_status     *status);
+
+/* offstat_area_list_free releases a result of offstat_list_areas*. */
+OFFSTAT_EXPORT void offstat_area_list_free(offstat_area_list *list);
+
+/* A page of offences. */
+typedef struct offstat_offence_list {
+	offstat_offence *offences;        /* This page, in code order. */
+	size_t           n_offences;      /* How many on this page. */
+	char            *next_page_token; /* "" on the last page. */
+	unsigned         total;           /* Matching offences overall. */
+} offstat_offence_list;
+
+/*
+ * offstat_list_offences asks for one page of the offence catalogue and
+ * writes it to *out. group, unless NULL or "", keeps offences of that
+ * offence group (ignoring case); query, unless NULL or "", keeps offences
+ * whose code or description contains it.
+ *
+ * Errors, blocking and ownership as for offstat_list_areas; release the
+ * result with offstat_offence_list_free.
+ */
+OFFSTAT_EXPORT int
+offstat_list_offences(offstat_offence_list **out, offstat_client *client,
+                      const char *group, const char *query, unsigned page_size,
+                      const char *page_token, offstat_status *status);
+
+/*
+ * offstat_list_offences_all is offstat_list_offences over every page, as
+ * offstat_list_areas_all is for areas.
+ */
+OFFSTAT_EXPORT int offstat_list_offences_all(offstat_offence_list **out,
+                                             offstat_client        *client,
+                                             const char            *group,
+                                             const char            *query,
+                                             offstat_status        *status);
+
+/* offstat_offence_list_free releases a result of offstat_list_offences*. */
+OFFSTAT_EXPORT void offstat_offence_list_free(offstat_offence_list *list);
+
+/* A page of sources. */
+typedef struct offstat_source_list {
+	offstat_source *sources;         /* This page, in id order. */
+	size_t          n_sources;       /* How many on this page. */
+	char           *next_page_token; /* "" on the last page. */
+	unsigned        total;           /* Sources over all pages. */
+} offstat_source_list;
+
+/*
+ * offstat_list_sources asks for one page of the publications figures come
+ * from and writes it to *out.
+ *
+ * Errors, blocking and ownership as for offstat_list_areas; release the
+ * result with offstat_source_list_free.
+ */
+OFFSTAT_EXPORT int offstat_list_sources(offstat_source_list **out,
+                                        offstat_client       *client,
+                                        unsigned              page_size,
+                                        const char           *page_token,
+                                        offstat_status       *status);
+
+/*
+ * offstat_list_sources_all is offstat_list_sources over every page, as
+ * offstat_list_areas_all is for areas.
+ */
+OFFSTAT_EXPORT int offstat_list_sources_all(offstat_source_list **out,
+                                            offstat_client       *client,
+                                            offstat_status       *status);
+
+/* offstat_source_list_free releases a result of offstat_list_sources*. */
+OFFSTAT_EXPORT void offstat_source_list_free(offstat_source_list *list);
+
+/* ------------------------------------------------------------------------
+ * ServerInfo
+ * ------------------------------------------------------------------------ */
+
+/* What is running and what it holds. */
+typedef struct offstat_server_info {
+	char    *version;           /* offstatd's version, e.g. "0.1.0". */
+	char    *api;               /* "offstat.v1". */
+	char    *release;           /* The dataset release now served. */
+	uint64_t areas;             /* Areas in the catalogue. */
+	uint64_t offences;          /* Offences in the catalogue. */
+	uint64_t sources;           /* Sources in the catalogue. */
+	uint64_t counts;            /* Stored figures. */
+	uint64_t uptime_seconds;    /* Seconds since the service started. */
+	uint64_t started_at;        /* Start, seconds since 1970 (UTC). */
+	char    *release_loaded_at; /* When the release was committed. */
+} offstat_server_info;
+
+/*
+ * offstat_get_server_info asks the service what it runs and holds and
+ * writes the answer to *out.
+ *
+ * Errors: OFFSTAT_EINVAL (out or client is NULL), any status the service
+ * sends (OFFSTAT_EUNAVAILABLE while it starts or stops) and the transport
+ * errors as for offstat_get_count.
+ *
+ * It blocks until the reply arrives or the client's timeout passes. The
+ * caller owns *out and releases it with offstat_server_info_free.
+ */
+OFFSTAT_EXPORT int offstat_get_server_info(offstat_server_info **out,
+                                           offstat_client       *client,
+                                           offstat_status       *status);
+
+/* offstat_server_info_free releases a result of offstat_get_server_info. */
+OFFSTAT_EXPORT void offstat_server_info_free(offstat_server_info *info);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

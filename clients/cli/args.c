@@ -1,0 +1,523 @@
+/*
+ * The command line. One table lists every option: parsing reads it, and so
+ * do --help and each command's synopsis, so they cannot disagree.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+enum opt_id {
+	OPT_URL,
+	OPT_TOKEN,
+	OPT_OUTPUT,
+	OPT_TIMEOUT,
+	OPT_QUIET,
+	OPT_VERBOSE,
+	OPT_HELP,
+	OPT_VERSION,
+	OPT_KIND,
+	OPT_PARENT,
+	OPT_GROUP,
+	OPT_SOURCE,
+	OPT_FROM,
+	OPT_TO,
+	OPT_QUARTERLY,
+	OPT_WITH,
+	OPT_COUNT_ /* Not an option: how many there are. */
+};
+
+struct option {
+	enum opt_id id;
+	char        short_name; /* 0: none. */
+	const char *long_name;
+	const char *arg;      /* Its value's name; NULL: a switch. */
+	unsigned    commands; /* CLI_CMD_* that take it; 0: global. */
+	const char *help;
+};
+
+static const struct option options[] = {
+        {OPT_URL, 'u', "url", "URL", 0,
+         "service address: tcp://HOST:PORT or ipc:///path (default "
+         "$OFFSTAT_URL, else " OFFSTAT_DEFAULT_URL ")"},
+        {OPT_TOKEN, 0, "token", "TOKEN", 0,
+         "credential sent as 'authorization: Bearer TOKEN' (default "
+         "$OFFSTAT_TOKEN; prefer the environment: the command line is "
+         "visible to other users)"},
+        {OPT_OUTPUT, 'o', "output", "FORMAT", 0,
+         "table, json or csv (default: table on a terminal, json "
+         "otherwise)"},
+        {OPT_TIMEOUT, 't', "timeout", "TIME", 0,
+         "how long to wait for each reply: milliseconds, or seconds with "
+         "an s suffix (default 10s; 0 waits for ever)"},
+        {OPT_QUIET, 'q', "quiet", NULL, 0,
+         "print no diagnostics; the exit code says what happened"},
+        {OPT_VERBOSE, 'v', "verbose", NULL, 0,
+         "say what is being asked, of whom, and how long it took"},
+        {OPT_HELP, 'h', "help", NULL, 0,
+         "show this help (or a command's) and exit"},
+        {OPT_VERSION, 'V', "version", NULL, 0, "show the version and exit"},
+        {OPT_KIND, 0, "kind", "KIND", CLI_CMD_AREAS,
+         "only areas of this kind: force, region, country, group, nation "
+         "or body"},
+        {OPT_PARENT, 0, "parent", "AREA", CLI_CMD_AREAS,
+         "only areas inside this one (code or name)"},
+        {OPT_GROUP, 0, "group", "GROUP", CLI_CMD_OFFENCES,
+         "only offences of this offence group, e.g. 'sexual offences'"},
+        {OPT_SOURCE, 0, "source", "ID",
+         CLI_CMD_COUNT | CLI_CMD_SERIES | CLI_CMD_COMPARE,
+         "only figures from this source (see 'offstat sources')"},
+        {OPT_FROM, 0, "from", "PERIOD", CLI_CMD_SERIES | CLI_CMD_COMPARE,
+         "first period (series: default the earliest with data); the "
+         "base period of a comparison"},
+        {OPT_TO, 0, "to", "PERIOD", CLI_CMD_SERIES | CLI_CMD_COMPARE,
+         "last period (series: default the latest with data); the end "
+         "period of a comparison"},
+        {OPT_QUARTERLY, 0, "quarterly", NULL, CLI_CMD_SERIES,
+         "one point per quarter instead of per year"},
+        {OPT_WITH, 0, "with", "AREA", CLI_CMD_COMPARE,
+         "compare with this area (repeatable, at most 16; default: the "
+         "areas the subject sums into)"},
+};
+
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+/* --help fits a terminal of 80 columns; option help starts here. */
+#define HELP_WIDTH  79
+#define HELP_COLUMN 25
+
+int
+cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("offstat: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'offstat --help' for more information.\n", stderr);
+	return (CLI_EXIT_USAGE);
+}
+
+/* "-u, --url URL" */
+static void
+option_label(struct buf *b, const struct option *o)
+{
+	if (o->short_name != 0) {
+		buf_printf(b, "-%c, ", o->short_name);
+	} else {
+		buf_add(b, "    ");
+	}
+	buf_printf(b, "--%s", o->long_name);
+	if (o->arg != NULL) {
+		buf_printf(b, " %s", o->arg);
+	}
+}
+
+/* "count AREA OFFENCE PERIOD [--source ID]" */
+static void
+command_synopsis(struct buf *b, const struct cli_command *cmd)
+{
+	buf_add(b, cmd->name);
+	if (cmd->synopsis[0] != '\0') {
+		buf_printf(b, " %s", cmd->synopsis);
+	}
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		const struct option *o = &options[i];
+		if ((o->commands & cmd->bit) == 0) {
+			continue;
+		}
+		/* compare cannot do without its periods. */
+		bool required = cmd->bit == CLI_CMD_COMPARE &&
+		                (o->id == OPT_FROM || o->id == OPT_TO);
+		buf_printf(b, required ? " --%s" : " [--%s", o->long_name);
+		if (o->arg != NULL) {
+			buf_printf(b, " %s", o->arg);
+		}
+		buf_add(b, required ? "" : "]");
+		if (o->id == OPT_WITH) {
+			buf_add(b, "...");
+		}
+	}
+}
+
+/* Writes text from column col on, wrapped at 79 columns with later lines
+ * starting at column indent. */
+static void
+print_wrapped(FILE *f, const char *text, int col, int indent)
+{
+	while (*text != '\0') {
+		int len = (int)strcspn(text, " ");
+		if (col > indent && col + 1 + len > HELP_WIDTH) {
+			fprintf(f, "\n%*s", indent, "");
+			col = indent;
+		} else if (col > indent) {
+			fputc(' ', f);
+			col++;
+		}
+		fprintf(f, "%.*s", len, text);
+		col += len;
+		text += len;
+		text += strspn(text, " ");
+	}
+	fputc('\n', f);
+}
+
+static bool
+has_options(unsigned command)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		if ((options[i].commands & command) != 0) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
+static void
+print_options(FILE *f, unsigned commands, struct buf *b)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		const struct option *o = &options[i];
+		if (commands == 0 ? o->commands != 0
+		                  : (o->commands & commands) == 0) {
+			continue;
+		}
+		buf_reset(b);
+		option_label(b, o);
+		fprintf(f, "  %-*s ", HELP_COLUMN - 3, buf_str(b));
+		print_wrapped(f, o->help, HELP_COLUMN, HELP_COLUMN);
+	}
+}
+
+void
+cli_help(FILE *f, const struct cli_command *command)
+{
+	struct buf b = {0};
+
+	if (command != NULL) {
+		command_synopsis(&b, command);
+		fputs("Usage: offstat [options]", f);
+		print_wrapped(f, buf_str(&b), 24, 8);
+		buf_reset(&b);
+		buf_printf(&b, "%s.", command->summary);
+		if (b.s != NULL && b.s[0] >= 'a' && b.s[0] <= 'z') {
+			b.s[0] = (char)(b.s[0] - 'a' + 'A');
+		}
+		fputc('\n', f);
+		print_wrapped(f, buf_str(&b), 0, 0);
+		if (has_options(command->bit)) {
+			fprintf(f, "\nOptions for %s:\n", command->name);
+			print_options(f, command->bit, &b);
+		}
+		fprintf(f, "\nGlobal options: see 'offstat --help'.\n");
+		buf_free(&b);
+		return;
+	}
+
+	fputs("Usage: offstat [options] <command> [args]\n\n"
+	      "Ask offstatd for police recorded crime figures, how they "
+	      "changed, and where\nthey come from.\n\nCommands:\n",
+	      f);
+	for (size_t i = 0; i < cli_n_commands; i++) {
+		buf_reset(&b);
+		command_synopsis(&b, &cli_commands[i]);
+		fprintf(f, "  ");
+		print_wrapped(f, buf_str(&b), 2, 6);
+		buf_reset(&b);
+		buf_printf(&b, "%s.", cli_commands[i].summary);
+		fprintf(f, "      ");
+		print_wrapped(f, buf_str(&b), 6, 6);
+	}
+	fputs("\nOptions:\n", f);
+	print_options(f, 0, &b);
+	fputs("\nCommand options:\n", f);
+	print_options(f, ~0u, &b);
+	fputs("\nAreas are ONS codes or names ('E23000039', 'dorset', 'south "
+	      "west'); offences\ncodes or descriptions ('S15A', '88A', "
+	      "'sexual grooming'); periods as people\nwrite them ('2017/18', "
+	      "'2024/25 Q1'). Options may come before or after the\n"
+	      "command. 'offstat COMMAND --help' describes one command.\n\n"
+	      "Exit status: 0 on success, 1 when output cannot be written, "
+	      "2 on a usage\nerror, otherwise liboffstat's error value: 5 "
+	      "connection refused, 6 timed out,\n25 not found, ... (20 plus "
+	      "the service's status code; see docs/CLI.md).\n",
+	      f);
+	buf_free(&b);
+}
+
+static const struct option *
+find_long(const char *name, size_t len)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		if (strlen(options[i].long_name) == len &&
+		    strncmp(options[i].long_name, name, len) == 0) {
+			return (&options[i]);
+		}
+	}
+	return (NULL);
+}
+
+static const struct option *
+find_short(char c)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		if (options[i].short_name == c) {
+			return (&options[i]);
+		}
+	}
+	return (NULL);
+}
+
+/* "500" and "500ms" are milliseconds; "2s" and "1.5s" seconds. */
+static int
+parse_timeout(const char *s, int *ms)
+{
+	char  *end;
+	double v;
+
+	errno = 0;
+	v     = strtod(s, &end);
+	if (end == s || errno != 0 || !(v >= 0)) {
+		return (-1);
+	}
+	if (strcmp(end, "s") == 0) {
+		v *= 1000;
+	} else if (*end != '\0' && strcmp(end, "ms") != 0) {
+		return (-1);
+	}
+	if (v > INT_MAX) {
+		return (-1);
+	}
+	*ms = (int)(v + 0.5);
+	/* A positive timeout too small to count as a millisecond is one. */
+	if (*ms == 0 && v > 0) {
+		*ms = 1;
+	}
+	return (0);
+}
+
+static int
+apply(struct cli *cli, const struct option *o, const char *value,
+      const char *spelled)
+{
+	offstat_area_kind kind;
+
+	switch (o->id) {
+	case OPT_URL:
+		if (value[0] == '\0') {
+			return (cli_usage_error("%s needs a URL", spelled));
+		}
+		cli->url = value;
+		break;
+	case OPT_TOKEN:
+		cli->token = value;
+		break;
+	case OPT_OUTPUT:
+		if (strcmp(value, "table") == 0) {
+			cli->format = CLI_TABLE;
+		} else if (strcmp(value, "json") == 0) {
+			cli->format = CLI_JSON;
+		} else if (strcmp(value, "csv") == 0) {
+			cli->format = CLI_CSV;
+		} else {
+			return (cli_usage_error("unknown output format '%s' "
+			                        "(table, json or csv)",
+			                        value));
+		}
+		cli->format_set = true;
+		break;
+	case OPT_TIMEOUT:
+		if (parse_timeout(value, &cli->timeout_ms) != 0) {
+			return (cli_usage_error("bad timeout '%s' (e.g. 500, "
+			                        "500ms, 2s; 0 for none)",
+			                        value));
+		}
+		break;
+	case OPT_QUIET:
+		cli->quiet = true;
+		break;
+	case OPT_VERBOSE:
+		cli->verbose++;
+		break;
+	case OPT_HELP:
+		cli->help = true;
+		break;
+	case OPT_VERSION:
+		cli->version = true;
+		break;
+	case OPT_KIND:
+		if (offstat_area_kind_parse(&kind, value) != OFFSTAT_OK) {
+			return (cli_usage_error(
+			        "unknown area kind '%s' "
+			        "(force, region, country, group, "
+			        "nation, body or any)",
+			        value));
+		}
+		cli->kind = value;
+		break;
+	case OPT_PARENT:
+		cli->parent = value;
+		break;
+	case OPT_GROUP:
+		cli->group = value;
+		break;
+	case OPT_SOURCE:
+		cli->source = value;
+		break;
+	case OPT_FROM:
+		cli->from = value;
+		break;
+	case OPT_TO:
+		cli->to = value;
+		break;
+	case OPT_QUARTERLY:
+		cli->quarterly = true;
+		break;
+	case OPT_WITH:
+		if (cli->n_with == CLI_MAX_WITH) {
+			return (cli_usage_error("at most %d --with areas",
+			                        CLI_MAX_WITH));
+		}
+		cli->with[cli->n_with++] = value;
+		break;
+	case OPT_COUNT_:
+		break;
+	}
+	return (0);
+}
+
+static int
+positional(struct cli *cli, const char *arg)
+{
+	if (cli->command == NULL) {
+		for (size_t i = 0; i < cli_n_commands; i++) {
+			if (strcmp(cli_commands[i].name, arg) == 0) {
+				cli->command = &cli_commands[i];
+				return (0);
+			}
+		}
+		return (cli_usage_error("unknown command '%s'", arg));
+	}
+	if (cli->n_args == cli->command->max_args) {
+		return (cli_usage_error("too many arguments for %s: '%s'",
+		                        cli->command->name, arg));
+	}
+	cli->args[cli->n_args++] = arg;
+	return (0);
+}
+
+int
+cli_parse(struct cli *cli, int argc, char **argv)
+{
+	const struct option *seen[OPT_COUNT_] = {NULL};
+	bool                 options_done     = false;
+	int                  rv;
+
+	for (int i = 1; i < argc; i++) {
+		const char          *arg = argv[i];
+		const struct option *o;
+		const char          *value = NULL;
+		char                 spelled[64];
+
+		if (options_done || arg[0] != '-' || arg[1] == '\0') {
+			if ((rv = positional(cli, arg)) != 0) {
+				return (rv);
+			}
+			continue;
+		}
+		if (strcmp(arg, "--") == 0) {
+			options_done = true;
+			continue;
+		}
+		if (arg[1] == '-') {
+			const char *name = arg + 2;
+			const char *eq   = strchr(name, '=');
+			size_t      len  = eq != NULL ? (size_t)(eq - name)
+			                              : strlen(name);
+			if ((o = find_long(name, len)) == NULL) {
+				return (cli_usage_error("unknown option "
+				                        "'--%.*s'",
+				                        (int)len, name));
+			}
+			snprintf(spelled, sizeof(spelled), "--%s",
+			         o->long_name);
+			if (o->arg == NULL && eq != NULL) {
+				return (cli_usage_error("%s takes no value",
+				                        spelled));
+			}
+			if (o->arg != NULL) {
+				if (eq != NULL) {
+					value = eq + 1;
+				} else if (i + 1 < argc) {
+					value = argv[++i];
+				} else {
+					return (cli_usage_error("%s needs %s",
+					                        spelled,
+					                        o->arg));
+				}
+			}
+			if ((rv = apply(cli, o, value, spelled)) != 0) {
+				return (rv);
+			}
+			seen[o->id] = o;
+			continue;
+		}
+		/* Short options, bundled: -qv, -ojson, -o json. */
+		for (const char *p = arg + 1; *p != '\0'; p++) {
+			if ((o = find_short(*p)) == NULL) {
+				return (cli_usage_error("unknown option '-%c'",
+				                        *p));
+			}
+			snprintf(spelled, sizeof(spelled), "-%c", *p);
+			value = NULL;
+			if (o->arg != NULL) {
+				if (p[1] != '\0') {
+					value = p + 1;
+				} else if (i + 1 < argc) {
+					value = argv[++i];
+				} else {
+					return (cli_usage_error("%s needs %s",
+					                        spelled,
+					                        o->arg));
+				}
+			}
+			if ((rv = apply(cli, o, value, spelled)) != 0) {
+				return (rv);
+			}
+			seen[o->id] = o;
+			if (value != NULL) {
+				break;
+			}
+		}
+	}
+
+	if (cli->help || cli->version) {
+		return (0);
+	}
+	if (cli->command == NULL) {
+		return (cli_usage_error("no command given"));
+	}
+	for (size_t i = 0; i < OPT_COUNT_; i++) {
+		const struct option *o = seen[i];
+		if (o != NULL && o->commands != 0 &&
+		    (o->commands & cli->command->bit) == 0) {
+			return (cli_usage_error("--%s does not apply to %s",
+			                        o->long_name,
+			                        cli->command->name));
+		}
+	}
+	if (cli->n_args < cli->command->min_args) {
+		return (cli_usage_error("%s needs %s", cli->command->name,
+		                        cli->command->synopsis));
+	}
+	if (cli->command->bit == CLI_CMD_COMPARE &&
+	    (cli->from == NULL || cli->to == NULL)) {
+		return (cli_usage_error("compare needs --from PERIOD and --to "
+		                        "PERIOD"));
+	}
+	return (0);
+}

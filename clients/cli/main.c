@@ -1,0 +1,126 @@
+/*
+ * offstat: the command-line client of offstatd.
+ *
+ * Parses the command line, opens one client, runs one command and exits
+ * with 0, 1 (output could not be written), 2 (usage) or liboffstat's error
+ * value, so that scripts can tell a refused connection (5) from an unknown
+ * area (25).
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+void
+cli_note(const struct cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cli->quiet) {
+		return;
+	}
+	fputs("offstat: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int
+cli_fail(const struct cli *cli, int rv, const offstat_status *st)
+{
+	const char *name = offstat_err_name(rv);
+
+	cli_note(cli, "%s",
+	         st != NULL && st->message != NULL ? st->message
+	                                           : offstat_strerror(rv));
+	for (size_t i = 0; st != NULL && i < st->n_details; i++) {
+		cli_note(cli, "  %s", st->details[i]);
+	}
+	if (cli->verbose > 0) {
+		if (st != NULL && st->code != 0) {
+			cli_note(cli,
+			         "the service answered status %d; exit %d "
+			         "(%s)",
+			         st->code, rv, name != NULL ? name : "?");
+		} else {
+			cli_note(cli, "exit %d (%s)", rv,
+			         name != NULL ? name : "?");
+		}
+	}
+	return (rv);
+}
+
+static int
+finish_output(const struct cli *cli, int rv)
+{
+	/* A full disk or a closed pipe must not look like success. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		cli_note(cli, "cannot write the output");
+		return (rv != 0 ? rv : CLI_EXIT_FAILURE);
+	}
+	return (rv);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli      cli = {0};
+	offstat_client *client;
+	const char     *env;
+	int             rv;
+
+	cli.url        = OFFSTAT_DEFAULT_URL;
+	cli.timeout_ms = CLI_DEFAULT_TIMEOUT_MS;
+	if ((env = getenv("OFFSTAT_URL")) != NULL && env[0] != '\0') {
+		cli.url = env;
+	}
+	if ((env = getenv("OFFSTAT_TOKEN")) != NULL && env[0] != '\0') {
+		cli.token = env;
+	}
+
+	if ((rv = cli_parse(&cli, argc, argv)) != 0) {
+		return (rv);
+	}
+	if (cli.help) {
+		cli_help(stdout, cli.command);
+		return (finish_output(&cli, 0));
+	}
+	if (cli.version) {
+		printf("offstat %s (liboffstat %s)\n", CLI_VERSION,
+		       offstat_version());
+		return (finish_output(&cli, 0));
+	}
+	if (!cli.format_set) {
+		cli.format = isatty(STDOUT_FILENO) ? CLI_TABLE : CLI_JSON;
+	}
+
+	if (cli.verbose > 0) {
+		cli_note(&cli, "%s via %s, timeout %d ms%s", cli.command->name,
+		         cli.url, cli.timeout_ms,
+		         cli.token != NULL ? ", with a token" : "");
+	}
+	if ((rv = offstat_client_open(&client, cli.url)) != OFFSTAT_OK) {
+		cli_note(&cli, "%s: %s", cli.url, offstat_strerror(rv));
+		if (rv == OFFSTAT_EADDRINVAL) {
+			cli_note(&cli,
+			         "addresses look like tcp://HOST:PORT or "
+			         "ipc:///path");
+		}
+		return (rv);
+	}
+	if ((rv = offstat_client_set_timeout(client, cli.timeout_ms)) != 0 ||
+	    (rv = offstat_client_set_token(client, cli.token)) != 0) {
+		cli_note(&cli, "%s",
+		         rv == OFFSTAT_EINVAL
+		                 ? "the token contains a control character"
+		                 : offstat_strerror(rv));
+		offstat_client_close(client);
+		return (rv);
+	}
+	rv = cli.command->run(&cli, client);
+	offstat_client_close(client);
+	return (finish_output(&cli, rv));
+}

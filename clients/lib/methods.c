@@ -1,0 +1,707 @@
+/* One public function per service method: build the request, call, copy
+ * the reply into the plain result structs. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "convert.h"
+#include "result.h"
+
+/* The most pages a *_all call follows: 1000 pages of 1000 items. */
+#define MAX_PAGES 1000
+
+/* protobuf-c wants char * for strings it only reads; NULL means "". */
+static char *
+field(const char *s)
+{
+	return ((char *)(s != NULL ? s : ""));
+}
+
+static int
+missing(offstat_status *st, const char *what)
+{
+	return (offstat__status_local(st, OFFSTAT_EINVAL, "%s", what));
+}
+
+/* ---- GetCount ---------------------------------------------------------- */
+
+static int
+conv_count(const ProtobufCMessage *m, void *arg)
+{
+	const Offstat__V1__GetCountResponse *r   = (const void *)m;
+	offstat_count                      **out = arg;
+	offstat_count                       *res;
+	offstat__conv                        cv;
+
+	if ((res = offstat__result_new(sizeof(*res))) == NULL) {
+		return (OFFSTAT_ENOMEM);
+	}
+	cv = (offstat__conv){res, false};
+	offstat__conv_area(&cv, &res->area, r->area);
+	offstat__conv_offence(&cv, &res->offence, r->offence);
+	offstat__conv_value(&cv, &res->value, r->value);
+	offstat__conv_sources(&cv, &res->sources, &res->n_sources, r->sources,
+	                      r->n_sources);
+	res->release = offstat__conv_str(&cv, r->release);
+	if (cv.failed) {
+		offstat__result_free(res);
+		return (OFFSTAT_ENOMEM);
+	}
+	*out = res;
+	return (OFFSTAT_OK);
+}
+
+int
+offstat_get_count(offstat_count **out, offstat_client *c, const char *area,
+                  const char *offence, const char *period, const char *source,
+                  offstat_status *st)
+{
+	Offstat__V1__GetCountRequest req =
+	        OFFSTAT__V1__GET_COUNT_REQUEST__INIT;
+	Offstat__V1__Period p = OFFSTAT__V1__PERIOD__INIT;
+
+	offstat__status_reset(st);
+	if (out == NULL || c == NULL || area == NULL || offence == NULL ||
+	    period == NULL) {
+		return (missing(st, "offstat_get_count needs a result "
+		                    "pointer, a client, an area, an offence "
+		                    "and a period"));
+	}
+	p.text      = field(period);
+	req.area    = field(area);
+	req.offence = field(offence);
+	req.period  = &p;
+	req.source  = field(source);
+	return (offstat__call(c, "GetCount", &req.base,
+	                      &offstat__v1__get_count_response__descriptor,
+	                      conv_count, out, st));
+}
+
+void
+offstat_count_free(offstat_count *count)
+{
+	offstat__result_free(count);
+}
+
+/* ---- GetSeries --------------------------------------------------------- */
+
+static int
+conv_series(const ProtobufCMessage *m, void *arg)
+{
+	const Offstat__V1__GetSeriesResponse *r   = (const void *)m;
+	offstat_series                      **out = arg;
+	offstat_series                       *res;
+	offstat__conv                         cv;
+
+	if ((res = offstat__result_new(sizeof(*res))) == NULL) {
+		return (OFFSTAT_ENOMEM);
+	}
+	cv = (offstat__conv){res, false};
+	offstat__conv_area(&cv, &res->area, r->area);
+	offstat__conv_offence(&cv, &res->offence, r->offence);
+	if (r->n_points > 0 &&
+	    (res->points = offstat__result_alloc(
+	             res, r->n_points * sizeof(*res->points))) == NULL) {
+		cv.failed = true;
+	}
+	for (size_t i = 0; !cv.failed && i < r->n_points; i++) {
+		offstat__conv_value(&cv, &res->points[i], r->points[i]);
+		res->n_points = i + 1;
+	}
+	offstat__conv_sources(&cv, &res->sources, &res->n_sources, r->sources,
+	                      r->n_sources);
+	res->release = offstat__conv_str(&cv, r->release);
+	if (cv.failed) {
+		offstat__result_free(res);
+		return (OFFSTAT_ENOMEM);
+	}
+	*out = res;
+	return (OFFSTAT_OK);
+}
+
+int
+offstat_get_series(offstat_series **out, offstat_client *c, const char *area,
+                   const char *offence, const char *from, const char *to,
+                   offstat_granularity granularity, const char *source,
+                   offstat_status *st)
+{
+	Offstat__V1__GetSeriesRequest req =
+	        OFFSTAT__V1__GET_SERIES_REQUEST__INIT;
+	Offstat__V1__Period pf = OFFSTAT__V1__PERIOD__INIT;
+	Offstat__V1__Period pt = OFFSTAT__V1__PERIOD__INIT;
+
+	offstat__status_reset(st);
+	if (out == NULL || c == NULL || area == NULL || offence == NULL) {
+		return (missing(st, "offstat_get_series needs a result "
+		                    "pointer, a client, an area and an "
+		                    "offence"));
+	}
+	switch (granularity) {
+	case OFFSTAT_YEARLY:
+		req.granularity = OFFSTAT__V1__GRANULARITY__YEARLY;
+		break;
+	case OFFSTAT_QUARTERLY:
+		req.granularity = OFFSTAT__V1__GRANULARITY__QUARTERLY;
+		break;
+	default:
+		return (offstat__status_local(st, OFFSTAT_EINVAL,
+		                              "unknown granularity %d",
+		                              (int)granularity));
+	}
+	req.area    = field(area);
+	req.offence = field(offence);
+	if (from != NULL && from[0] != '\0') {
+		pf.text  = field(from);
+		req.from = &pf;
+	}
+	if (to != NULL && to[0] != '\0') {
+		pt.text = field(to);
+		req.to  = &pt;
+	}
+	req.source = field(source);
+	return (offstat__call(c, "GetSeries", &req.base,
+	                      &offstat__v1__get_series_response__descriptor,
+	                      conv_series, out, st));
+}
+
+void
+offstat_series_free(offstat_series *series)
+{
+	offstat__result_free(series);
+}
+
+/* ---- CompareTrend ------------------------------------------------------ */
+
+static int
+conv_comparison(const ProtobufCMessage *m, void *arg)
+{
+	const Offstat__V1__CompareTrendResponse *r   = (const void *)m;
+	offstat_comparison                     **out = arg;
+	offstat_comparison                      *res;
+	offstat__conv                            cv;
+
+	if ((res = offstat__result_new(sizeof(*res))) == NULL) {
+		return (OFFSTAT_ENOMEM);
+	}
+	cv = (offstat__conv){res, false};
+	offstat__conv_offence(&cv, &res->offence, r->offence);
+	offstat__conv_trend(&cv, &res->subject, r->subject);
+	if (r->n_comparators > 0 &&
+	    (res->comparators = offstat__result_alloc(
+	             res, r->n_comparators * sizeof(*res->comparators))) ==
+	            NULL) {
+		cv.failed = true;
+	}
+	for (size_t i = 0; !cv.failed && i < r->n_comparators; i++) {
+		offstat__conv_trend(&cv, &res->comparators[i],
+		                    r->comparators[i]);
+		res->n_comparators = i + 1;
+	}
+	res->summary = offstat__conv_str(&cv, r->summary);
+	offstat__conv_sources(&cv, &res->sources, &res->n_sources, r->sources,
+	                      r->n_sources);
+	res->release = offstat__conv_str(&cv, r->release);
+	if (cv.failed) {
+		offstat__result_free(res);
+		return (OFFSTAT_ENOMEM);
+	}
+	*out = res;
+	return (OFFSTAT_OK);
+}
+
+int
+offstat_compare_trend(offstat_comparison **out, offstat_client *c,
+                      const char *area, const char *offence, const char *base,
+                      const char *end, const char *const *comparators,
+                      size_t n_comparators, const char *source,
+                      offstat_status *st)
+{
+	Offstat__V1__CompareTrendRequest req =
+	        OFFSTAT__V1__COMPARE_TREND_REQUEST__INIT;
+	Offstat__V1__Period pb = OFFSTAT__V1__PERIOD__INIT;
+	Offstat__V1__Period pe = OFFSTAT__V1__PERIOD__INIT;
+	int                 rv;
+
+	offstat__status_reset(st);
+	if (out == NULL || c == NULL || area == NULL || offence == NULL ||
+	    base == NULL || end == NULL ||
+	    (comparators == NULL && n_comparators > 0)) {
+		return (missing(st, "offstat_compare_trend needs a result "
+		                    "pointer, a client, an area, an offence "
+		                    "and two periods"));
+	}
+	for (size_t i = 0; i < n_comparators; i++) {
+		if (comparators[i] == NULL) {
+			return (missing(st, "a comparator is NULL"));
+		}
+	}
+	pb.text           = field(base);
+	pe.text           = field(end);
+	req.area          = field(area);
+	req.offence       = field(offence);
+	req.base_period   = &pb;
+	req.end_period    = &pe;
+	req.source        = field(source);
+	req.n_comparators = n_comparators;
+	req.comparators   = NULL;
+	if (n_comparators > 0) {
+		/* protobuf-c's field is char **; the strings are only read. */
+		req.comparators = calloc(n_comparators, sizeof(char *));
+		if (req.comparators == NULL) {
+			return (offstat__status_local(st, OFFSTAT_ENOMEM,
+			                              "out of memory"));
+		}
+		for (size_t i = 0; i < n_comparators; i++) {
+			req.comparators[i] = field(comparators[i]);
+		}
+	}
+	rv = offstat__call(c, "CompareTrend", &req.base,
+	                   &offstat__v1__compare_trend_response__descriptor,
+	                   conv_comparison, out, st);
+	free(req.comparators);
+	return (rv);
+}
+
+void
+offstat_comparison_free(offstat_comparison *comparison)
+{
+	offstat__result_free(comparison);
+}
+
+/* ---- The catalogue ----------------------------------------------------- */
+
+/*
+ * A list being filled, one page per call. The items of every page go into
+ * the same result region; the array is reallocated inside it as it grows.
+ */
+struct pages {
+	void     *res;   /* The list result (its region). */
+	void    **items; /* &res->areas and so on. */
+	size_t   *n;     /* &res->n_areas and so on. */
+	size_t    cap;
+	size_t    elem;
+	char    **next_token;
+	unsigned *total;
+};
+
+/* Makes room for add more items; false when memory runs out. */
+static bool
+pages_grow(struct pages *pg, offstat__conv *cv, size_t add)
+{
+	size_t need = *pg->n + add;
+	void  *p;
+
+	if (need <= pg->cap) {
+		return (true);
+	}
+	if (pg->cap < need) {
+		size_t cap = pg->cap > 0 ? pg->cap : 16;
+		while (cap < need) {
+			cap *= 2;
+		}
+		if ((p = offstat__result_alloc(pg->res, cap * pg->elem)) ==
+		    NULL) {
+			cv->failed = true;
+			return (false);
+		}
+		if (*pg->n > 0) {
+			memcpy(p, *pg->items, *pg->n * pg->elem);
+		}
+		*pg->items = p;
+		pg->cap    = cap;
+	}
+	return (true);
+}
+
+static int
+pages_done(struct pages *pg, offstat__conv *cv, const char *next,
+           unsigned total)
+{
+	*pg->next_token = offstat__conv_str(cv, next);
+	*pg->total      = total;
+	return (cv->failed ? OFFSTAT_ENOMEM : OFFSTAT_OK);
+}
+
+static int
+conv_area_page(const ProtobufCMessage *m, void *arg)
+{
+	const Offstat__V1__ListAreasResponse *r  = (const void *)m;
+	struct pages                         *pg = arg;
+	offstat__conv                         cv = {pg->res, false};
+	offstat_area                         *v;
+
+	if (pages_grow(pg, &cv, r->n_areas)) {
+		v = *pg->items;
+		for (size_t i = 0; i < r->n_areas && !cv.failed; i++) {
+			offstat__conv_area(&cv, &v[*pg->n], r->areas[i]);
+			(*pg->n)++;
+		}
+	}
+	return (pages_done(pg, &cv, r->next_page_token, r->total));
+}
+
+static int
+conv_offence_page(const ProtobufCMessage *m, void *arg)
+{
+	const Offstat__V1__ListOffencesResponse *r  = (const void *)m;
+	struct pages                            *pg = arg;
+	offstat__conv                            cv = {pg->res, false};
+	offstat_offence                         *v;
+
+	if (pages_grow(pg, &cv, r->n_offences)) {
+		v = *pg->items;
+		for (size_t i = 0; i < r->n_offences && !cv.failed; i++) {
+			offstat__conv_offence(&cv, &v[*pg->n], r->offences[i]);
+			(*pg->n)++;
+		}
+	}
+	return (pages_done(pg, &cv, r->next_page_token, r->total));
+}
+
+static int
+conv_source_page(const ProtobufCMessage *m, void *arg)
+{
+	const Offstat__V1__ListSourcesResponse *r  = (const void *)m;
+	struct pages                           *pg = arg;
+	offstat__conv                           cv = {pg->res, false};
+	offstat_source                         *v;
+
+	if (pages_grow(pg, &cv, r->n_sources)) {
+		v = *pg->items;
+		for (size_t i = 0; i < r->n_sources && !cv.failed; i++) {
+			offstat__conv_source(&cv, &v[*pg->n], r->sources[i]);
+			(*pg->n)++;
+		}
+	}
+	return (pages_done(pg, &cv, r->next_page_token, r->total));
+}
+
+/* Something that makes one page request: a list call's own arguments. */
+typedef int (*page_fn)(offstat_client *c, const void *args, unsigned size,
+                       const char *token, struct pages *pg,
+                       offstat_status *st);
+
+/*
+ * Calls fetch once (all false) or until the last page (all true), filling
+ * one result. A token that repeats or a list that never ends is EPROTO.
+ */
+static int
+fetch_pages(offstat_client *c, page_fn fetch, const void *args, unsigned size,
+            const char *token, bool all, struct pages *pg, offstat_status *st)
+{
+	const char *prev = NULL;
+	int         rv;
+
+	for (int page = 0;; page++) {
+		if (page == MAX_PAGES) {
+			return (offstat__status_local(
+			        st, OFFSTAT_EPROTO,
+			        "the list from %s has more than %d pages",
+			        offstat_client_url(c), MAX_PAGES));
+		}
+		if ((rv = fetch(c, args, size, token, pg, st)) != 0) {
+			return (rv);
+		}
+		token = *pg->next_token;
+		if (!all || token[0] == '\0') {
+			return (OFFSTAT_OK);
+		}
+		if (prev != NULL && strcmp(prev, token) == 0) {
+			return (offstat__status_local(
+			        st, OFFSTAT_EPROTO,
+			        "the list from %s repeats page token '%s'",
+			        offstat_client_url(c), token));
+		}
+		prev = token;
+	}
+}
+
+struct area_args {
+	offstat_area_kind kind;
+	const char       *parent;
+};
+
+static int
+fetch_areas(offstat_client *c, const void *args, unsigned size,
+            const char *token, struct pages *pg, offstat_status *st)
+{
+	const struct area_args       *a = args;
+	Offstat__V1__ListAreasRequest req =
+	        OFFSTAT__V1__LIST_AREAS_REQUEST__INIT;
+	Offstat__V1__PageRequest page = OFFSTAT__V1__PAGE_REQUEST__INIT;
+
+	page.page_size  = size;
+	page.page_token = field(token);
+	req.page        = &page;
+	req.kind        = (Offstat__V1__AreaKind)a->kind;
+	req.parent      = field(a->parent);
+	return (offstat__call(c, "ListAreas", &req.base,
+	                      &offstat__v1__list_areas_response__descriptor,
+	                      conv_area_page, pg, st));
+}
+
+static int
+list_areas(offstat_area_list **out, offstat_client *c, offstat_area_kind kind,
+           const char *parent, unsigned size, const char *token, bool all,
+           offstat_status *st)
+{
+	struct area_args   args = {kind, parent};
+	offstat_area_list *res;
+	struct pages       pg;
+	int                rv;
+
+	offstat__status_reset(st);
+	if (out == NULL || c == NULL) {
+		return (missing(st, "offstat_list_areas needs a result "
+		                    "pointer and a client"));
+	}
+	if (size > OFFSTAT_MAX_PAGE_SIZE) {
+		return (offstat__status_local(st, OFFSTAT_EINVAL,
+		                              "page size %u is over %d", size,
+		                              OFFSTAT_MAX_PAGE_SIZE));
+	}
+	if ((res = offstat__result_new(sizeof(*res))) == NULL) {
+		return (offstat__status_local(st, OFFSTAT_ENOMEM,
+		                              "out of memory"));
+	}
+	pg = (struct pages){
+	        res,        (void **)&res->areas, &res->n_areas,
+	        0,          sizeof(offstat_area), &res->next_page_token,
+	        &res->total};
+	rv = fetch_pages(c, fetch_areas, &args, size, token, all, &pg, st);
+	if (rv != OFFSTAT_OK) {
+		offstat__result_free(res);
+		return (rv);
+	}
+	*out = res;
+	return (OFFSTAT_OK);
+}
+
+int
+offstat_list_areas(offstat_area_list **out, offstat_client *c,
+                   offstat_area_kind kind, const char *parent,
+                   unsigned page_size, const char *page_token,
+                   offstat_status *st)
+{
+	return (list_areas(out, c, kind, parent, page_size, page_token, false,
+	                   st));
+}
+
+int
+offstat_list_areas_all(offstat_area_list **out, offstat_client *c,
+                       offstat_area_kind kind, const char *parent,
+                       offstat_status *st)
+{
+	return (list_areas(out, c, kind, parent, OFFSTAT_MAX_PAGE_SIZE, NULL,
+	                   true, st));
+}
+
+void
+offstat_area_list_free(offstat_area_list *list)
+{
+	offstat__result_free(list);
+}
+
+struct offence_args {
+	const char *group;
+	const char *query;
+};
+
+static int
+fetch_offences(offstat_client *c, const void *args, unsigned size,
+               const char *token, struct pages *pg, offstat_status *st)
+{
+	const struct offence_args       *a = args;
+	Offstat__V1__ListOffencesRequest req =
+	        OFFSTAT__V1__LIST_OFFENCES_REQUEST__INIT;
+	Offstat__V1__PageRequest page = OFFSTAT__V1__PAGE_REQUEST__INIT;
+
+	page.page_size  = size;
+	page.page_token = field(token);
+	req.page        = &page;
+	req.group       = field(a->group);
+	req.query       = field(a->query);
+	return (offstat__call(c, "ListOffences", &req.base,
+	                      &offstat__v1__list_offences_response__descriptor,
+	                      conv_offence_page, pg, st));
+}
+
+static int
+list_offences(offstat_offence_list **out, offstat_client *c, const char *group,
+              const char *query, unsigned size, const char *token, bool all,
+              offstat_status *st)
+{
+	struct offence_args   args = {group, query};
+	offstat_offence_list *res;
+	struct pages          pg;
+	int                   rv;
+
+	offstat__status_reset(st);
+	if (out == NULL || c == NULL) {
+		return (missing(st, "offstat_list_offences needs a result "
+		                    "pointer and a client"));
+	}
+	if (size > OFFSTAT_MAX_PAGE_SIZE) {
+		return (offstat__status_local(st, OFFSTAT_EINVAL,
+		                              "page size %u is over %d", size,
+		                              OFFSTAT_MAX_PAGE_SIZE));
+	}
+	if ((res = offstat__result_new(sizeof(*res))) == NULL) {
+		return (offstat__status_local(st, OFFSTAT_ENOMEM,
+		                              "out of memory"));
+	}
+	pg = (struct pages){
+	        res,        (void **)&res->offences, &res->n_offences,
+	        0,          sizeof(offstat_offence), &res->next_page_token,
+	        &res->total};
+	rv = fetch_pages(c, fetch_offences, &args, size, token, all, &pg, st);
+	if (rv != OFFSTAT_OK) {
+		offstat__result_free(res);
+		return (rv);
+	}
+	*out = res;
+	return (OFFSTAT_OK);
+}
+
+int
+offstat_list_offences(offstat_offence_list **out, offstat_client *c,
+                      const char *group, const char *query, unsigned page_size,
+                      const char *page_token, offstat_status *st)
+{
+	return (list_offences(out, c, group, query, page_size, page_token,
+	                      false, st));
+}
+
+int
+offstat_list_offences_all(offstat_offence_list **out, offstat_client *c,
+                          const char *group, const char *query,
+                          offstat_status *st)
+{
+	return (list_offences(out, c, group, query, OFFSTAT_MAX_PAGE_SIZE,
+	                      NULL, true, st));
+}
+
+void
+offstat_offence_list_free(offstat_offence_list *list)
+{
+	offstat__result_free(list);
+}
+
+static int
+fetch_sources(offstat_client *c, const void *args, unsigned size,
+              const char *token, struct pages *pg, offstat_status *st)
+{
+	Offstat__V1__ListSourcesRequest req =
+	        OFFSTAT__V1__LIST_SOURCES_REQUEST__INIT;
+	Offstat__V1__PageRequest page = OFFSTAT__V1__PAGE_REQUEST__INIT;
+
+	(void)args;
+	page.page_size  = size;
+	page.page_token = field(token);
+	req.page        = &page;
+	return (offstat__call(c, "ListSources", &req.base,
+	                      &offstat__v1__list_sources_response__descriptor,
+	                      conv_source_page, pg, st));
+}
+
+static int
+list_sources(offstat_source_list **out, offstat_client *c, unsigned size,
+             const char *token, bool all, offstat_status *st)
+{
+	offstat_source_list *res;
+	struct pages         pg;
+	int                  rv;
+
+	offstat__status_reset(st);
+	if (out == NULL || c == NULL) {
+		return (missing(st, "offstat_list_sources needs a result "
+		                    "pointer and a client"));
+	}
+	if (size > OFFSTAT_MAX_PAGE_SIZE) {
+		return (offstat__status_local(st, OFFSTAT_EINVAL,
+		                              "page size %u is over %d", size,
+		                              OFFSTAT_MAX_PAGE_SIZE));
+	}
+	if ((res = offstat__result_new(sizeof(*res))) == NULL) {
+		return (offstat__status_local(st, OFFSTAT_ENOMEM,
+		                              "out of memory"));
+	}
+	pg = (struct pages){
+	        res,        (void **)&res->sources, &res->n_sources,
+	        0,          sizeof(offstat_source), &res->next_page_token,
+	        &res->total};
+	rv = fetch_pages(c, fetch_sources, NULL, size, token, all, &pg, st);
+	if (rv != OFFSTAT_OK) {
+		offstat__result_free(res);
+		return (rv);
+	}
+	*out = res;
+	return (OFFSTAT_OK);
+}
+
+int
+offstat_list_sources(offstat_source_list **out, offstat_client *c,
+                     unsigned page_size, const char *page_token,
+                     offstat_status *st)
+{
+	return (list_sources(out, c, page_size, page_token, false, st));
+}
+
+int
+offstat_list_sources_all(offstat_source_list **out, offstat_client *c,
+                         offstat_status *st)
+{
+	return (list_sources(out, c, OFFSTAT_MAX_PAGE_SIZE, NULL, true, st));
+}
+
+void
+offstat_source_list_free(offstat_source_list *list)
+{
+	offstat__result_free(list);
+}
+
+/* ---- ServerInfo -------------------------------------------------------- */
+
+static int
+conv_info(const ProtobufCMessage *m, void *arg)
+{
+	const Offstat__V1__ServerInfoResponse *r   = (const void *)m;
+	offstat_server_info                  **out = arg;
+	offstat_server_info                   *res;
+	offstat__conv                          cv;
+
+	if ((res = offstat__result_new(sizeof(*res))) == NULL) {
+		return (OFFSTAT_ENOMEM);
+	}
+	cv = (offstat__conv){res, false};
+	offstat__conv_server_info(&cv, res, r);
+	if (cv.failed) {
+		offstat__result_free(res);
+		return (OFFSTAT_ENOMEM);
+	}
+	*out = res;
+	return (OFFSTAT_OK);
+}
+
+int
+offstat_get_server_info(offstat_server_info **out, offstat_client *c,
+                        offstat_status *st)
+{
+	Offstat__V1__ServerInfoRequest req =
+	        OFFSTAT__V1__SERVER_INFO_REQUEST__INIT;
+
+	offstat__status_reset(st);
+	if (out == NULL || c == NULL) {
+		return (missing(st, "offstat_get_server_info needs a result "
+		                    "pointer and a client"));
+	}
+	return (offstat__call(c, "ServerInfo", &req.base,
+	                      &offstat__v1__server_info_response__descriptor,
+	                      conv_info, out, st));
+}
+
+void
+offstat_server_info_free(offstat_server_info *info)
+{
+	offstat__result_free(info);
+}

@@ -1,0 +1,110 @@
+/* The tables that turn values into words: errors, flags, kinds. */
+#include <stddef.h>
+#include <strings.h>
+
+#include "offstat/offstat.h"
+
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
+const char *
+offstat_strerror(int err)
+{
+	switch (err) {
+#define X(name, value, message)                                               \
+	case value:                                                           \
+		return (message);
+		OFFSTAT_ERRORS(X)
+#undef X
+	}
+	return ("unknown error");
+}
+
+const char *
+offstat_err_name(int err)
+{
+	switch (err) {
+#define X(name, value, message)                                               \
+	case value:                                                           \
+		return (#name);
+		OFFSTAT_ERRORS(X)
+#undef X
+	}
+	return (NULL);
+}
+
+bool
+offstat_err_is_server(int err)
+{
+	return (err > OFFSTAT_SERVER_ERR_BASE &&
+	        err <= OFFSTAT_SERVER_ERR_BASE + 16);
+}
+
+const char *
+offstat_version(void)
+{
+	return (STR(OFFSTAT_VERSION_MAJOR) "." STR(
+	        OFFSTAT_VERSION_MINOR) "." STR(OFFSTAT_VERSION_PATCH));
+}
+
+/* In the .proto's Flag order: bit n-1 is Flag n. */
+static const char *const flag_names[] = {
+        "PROVISIONAL",  "REVISED",    "SERIES_BREAK", "ESTIMATED",
+        "SMALL_NUMBER", "INCOMPLETE", "CONFLICT",
+};
+
+const char *
+offstat_flag_name(unsigned flag)
+{
+	for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]);
+	     i++) {
+		if (flag == 1u << i) {
+			return (flag_names[i]);
+		}
+	}
+	return (NULL);
+}
+
+static const char *const area_kinds[] = {
+        "ANY", "FORCE", "REGION", "COUNTRY", "GROUP", "NATION", "BODY",
+};
+
+const char *
+offstat_area_kind_name(int kind)
+{
+	if (kind < 0 ||
+	    (size_t)kind >= sizeof(area_kinds) / sizeof(area_kinds[0])) {
+		return (NULL);
+	}
+	return (area_kinds[kind]);
+}
+
+int
+offstat_area_kind_parse(offstat_area_kind *out, const char *name)
+{
+	if (out == NULL || name == NULL) {
+		return (OFFSTAT_EINVAL);
+	}
+	for (size_t i = 0; i < sizeof(area_kinds) / sizeof(area_kinds[0]);
+	     i++) {
+		if (strcasecmp(name, area_kinds[i]) == 0) {
+			*out = (offstat_area_kind)i;
+			return (OFFSTAT_OK);
+		}
+	}
+	return (OFFSTAT_EINVAL);
+}
+
+static const char *const source_kinds[] = {
+        "UNSPECIFIED", "OPEN_DATA", "FOI", "PRESS", "REFERENCE",
+};
+
+const char *
+offstat_source_kind_name(int kind)
+{
+	if (kind < 0 ||
+	    (size_t)kind >= sizeof(source_kinds) / sizeof(source_kinds[0])) {
+		return (NULL);
+	}
+	return (source_kinds[kind]);
+}

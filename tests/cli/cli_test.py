@@ -1,0 +1,629 @@
+#!/usr/bin/env python3
+"""CLI tests: a real offstatd on a fresh address, the built offstat.
+
+    cli_test.py --offstat PATH --offstatd PATH --version X.Y.Z [--client-lib PATH] TEST
+
+Each TEST starts its own service (on an ipc:// path in a new temporary
+folder, or a free TCP port), runs offstat in every output format and checks
+what it prints and how it exits, then stops the service with SIGTERM and
+checks that it exited 0. Exit status: 0 pass, 1 fail, 77 skipped.
+"""
+
+import argparse
+import csv
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ARGS = None
+
+# Exit codes: liboffstat's values (see docs/CLI.md).
+EXIT_USAGE = 2
+EXIT_EADDRINVAL = 4
+EXIT_ECONNREFUSED = 5
+EXIT_ETIMEDOUT = 6
+EXIT_EPROTO = 8
+EXIT_EBADREQUEST = 23
+EXIT_ENOTFOUND = 25
+
+ARROW = "\u2192"
+
+
+class Failure(Exception):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+def check(cond, what, *context):
+    if not cond:
+        detail = "\n".join(str(c) for c in context)
+        raise Failure(what + ("\n" + detail if detail else ""))
+
+
+def clean_env(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OFFSTAT_")}
+    env.update(extra)
+    return env
+
+
+class Result:
+    def __init__(self, argv, proc):
+        self.argv = argv
+        self.rc = proc.returncode
+        try:
+            self.out = proc.stdout.decode("utf-8")
+            self.err = proc.stderr.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise Failure("offstat printed something that is not UTF-8: %s"
+                          % e)
+
+    def __str__(self):
+        return "$ offstat %s\n-> exit %d\n--- stdout\n%s--- stderr\n%s" % (
+            " ".join(self.argv), self.rc, self.out, self.err)
+
+
+def offstat(*argv, url=None, env=None, rc=0, timeout=30):
+    """Runs offstat; checks its exit code; returns the Result."""
+    full = list(argv) if url is None else ["-u", url] + list(argv)
+    # Bytes, not text: text mode would hide the CRLF that CSV must have.
+    proc = subprocess.run([ARGS.offstat] + full, capture_output=True,
+                          env=env if env is not None else clean_env(),
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+    res = Result(full, proc)
+    if rc is not None:
+        check(res.rc == rc, "expected exit %d" % rc, res)
+    if res.rc == 0 and not any(a in ("-v", "--verbose") for a in full):
+        check(res.err == "", "a success prints nothing on stderr", res)
+    else:
+        # Diagnostics go to stderr, each line prefixed.
+        for line in res.err.splitlines():
+            check(line.startswith("offstat: ") or line.startswith("Try "),
+                  "diagnostic without the 'offstat: ' prefix", res)
+    return res
+
+
+def as_json(res):
+    try:
+        return json.loads(res.out)
+    except ValueError as e:
+        raise Failure("not valid JSON: %s\n%s" % (e, res))
+
+
+def as_csv(res):
+    # RFC 4180: CRLF line ends, quoted fields where needed.
+    check(res.out.endswith("\r\n"), "CSV rows end in CRLF", res)
+    rows = list(csv.reader(io.StringIO(res.out, newline="")))
+    check(len(rows) >= 1, "a CSV header", res)
+    widths = {len(r) for r in rows}
+    check(len(widths) == 1, "every CSV row as wide as the header", res)
+    return [dict(zip(rows[0], r)) for r in rows[1:]]
+
+
+class Server:
+    """offstatd on a fresh address, stopped with SIGTERM at the end."""
+
+    def __init__(self, tcp=False):
+        self.dir = tempfile.mkdtemp(prefix="offstat-cli-")
+        if tcp:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            self.url = "tcp://127.0.0.1:%d" % port
+        else:
+            self.url = "ipc://" + os.path.join(self.dir, "offstatd.sock")
+        self.log = open(os.path.join(self.dir, "offstatd.log"), "w+")
+        self.proc = subprocess.Popen(
+            [ARGS.offstatd, "--listen", self.url, "--db", ":memory:"],
+            stdout=self.log, stderr=subprocess.STDOUT, env=clean_env())
+        self.stopped = False
+        deadline = time.monotonic() + 20
+        while True:
+            proc = subprocess.run([ARGS.offstat, "-q", "-t", "500", "-u",
+                                   self.url, "-o", "json", "info"],
+                                  capture_output=True, env=clean_env())
+            if proc.returncode == 0:
+                break
+            if self.proc.poll() is not None:
+                raise Failure("offstatd exited %d at start:\n%s" %
+                              (self.proc.returncode, self.log_text()))
+            if time.monotonic() > deadline:
+                raise Failure("offstatd did not answer within 20 s:\n" +
+                              self.log_text())
+            time.sleep(0.05)
+
+    def log_text(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self):
+        if self.stopped:
+            return
+        self.stopped = True
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise Failure("offstatd ignored SIGTERM for 20 s")
+        check(rc == 0, "offstatd exits 0 on SIGTERM, not %d" % rc,
+              self.log_text())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                self.stop()
+            elif not self.stopped:
+                self.proc.kill()
+                self.proc.wait()
+        finally:
+            self.log.close()
+            shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+
+# ---- Tests without a service ------------------------------------------------
+
+def test_help():
+    res = offstat("--help")
+    check(res.out.startswith("Usage: offstat [options] <command> [args]"),
+          "usage first", res)
+    for word in ("info", "areas", "offences", "sources", "count", "series",
+                 "compare", "--url", "--token", "--output", "--timeout",
+                 "--quiet", "--verbose", "--help", "--version", "--kind",
+                 "--parent", "--group", "--source", "--from", "--to",
+                 "--quarterly", "--with", "OFFSTAT_URL", "OFFSTAT_TOKEN",
+                 "Exit status"):
+        check(word in res.out, "--help mentions %s" % word, res)
+    for line in res.out.splitlines():
+        check(len(line) <= 79, "--help fits 79 columns: %r" % line)
+    check(offstat("-h").out == res.out, "-h is --help")
+    # Help wins over everything else, and a command has its own.
+    res = offstat("count", "--help")
+    check("count AREA OFFENCE PERIOD [--source ID]" in res.out, "count help",
+          res)
+    res = offstat("compare", "-h", "-o", "csv")
+    check("--from PERIOD --to PERIOD" in " ".join(res.out.split()),
+          "compare help", res)
+
+
+def test_version():
+    for flag in ("-V", "--version"):
+        res = offstat(flag)
+        check(res.out == "offstat %s (liboffstat %s)\n" % (ARGS.version,
+                                                            ARGS.version),
+              "the version line", res)
+
+
+def test_usage():
+    cases = [
+        [],
+        ["bogus"],
+        ["count", "dorset"],
+        ["count", "a", "b", "c", "d"],
+        ["--kind", "force", "count", "a", "b", "c"],
+        ["areas", "--kind", "planet"],
+        ["-o", "xml", "info"],
+        ["-t", "5x", "info"],
+        ["-t", "-1", "info"],
+        ["compare", "dorset", "s15a"],
+        ["compare", "dorset", "s15a", "--from", "2017/18"],
+        ["--nope", "info"],
+        ["-Z", "info"],
+        ["info", "-u"],
+        ["--quarterly=yes", "series", "a", "b"],
+        ["sources", "extra"],
+        ["compare", "a", "b", "--from", "x", "--to", "y"] +
+        ["--with=a"] * 17,
+    ]
+    for argv in cases:
+        # Usage errors come before any connection: no service needed.
+        res = offstat(*argv, url="ipc:///nonexistent/offstat.sock",
+                      rc=EXIT_USAGE)
+        check(res.out == "", "nothing on stdout", res)
+        check(res.err.startswith("offstat: "), "a diagnostic", res)
+        check("Try 'offstat --help'" in res.err, "a hint", res)
+
+
+def test_transport():
+    tmp = tempfile.mkdtemp(prefix="offstat-cli-")
+    try:
+        nobody = "ipc://" + os.path.join(tmp, "nobody.sock")
+        res = offstat("info", url=nobody, rc=EXIT_ECONNREFUSED)
+        check("connection refused" in res.err and nobody in res.err,
+              "says what was refused", res)
+        res = offstat("-q", "info", url=nobody, rc=EXIT_ECONNREFUSED)
+        check(res.err == "", "-q prints nothing", res)
+        res = offstat("info", url="bogus://x", rc=EXIT_EADDRINVAL)
+        check("bogus://x" in res.err, "names the address", res)
+
+        nngcat = shutil.which("nngcat")
+        if nngcat is None:
+            raise Skip("nngcat (nng-utils) is not installed: the timeout "
+                       "and malformed-reply checks did not run")
+        # A REP peer that never answers, and one that answers garbage.
+        silent = "ipc://" + os.path.join(tmp, "silent.sock")
+        garbage = "ipc://" + os.path.join(tmp, "garbage.sock")
+        peers = [
+            subprocess.Popen([nngcat, "--rep0", "--listen", silent],
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL),
+            subprocess.Popen([nngcat, "--rep0", "--listen", garbage,
+                              "--data", "garbage"],
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL),
+        ]
+        try:
+            for url in (silent, garbage):
+                path = url[len("ipc://"):]
+                deadline = time.monotonic() + 10
+                while not os.path.exists(path):
+                    check(time.monotonic() < deadline, "nngcat started")
+                    time.sleep(0.02)
+            start = time.monotonic()
+            res = offstat("-t", "300", "info", url=silent, rc=EXIT_ETIMEDOUT)
+            took = time.monotonic() - start
+            check("300 ms" in res.err, "says how long it waited", res)
+            check(took < 5, "the timeout is honoured (%.1f s)" % took)
+            res = offstat("-t", "0.3s", "info", url=silent,
+                          rc=EXIT_ETIMEDOUT)
+            res = offstat("info", url=garbage, rc=EXIT_EPROTO)
+            check("RpcResponse" in res.err, "says the reply is bad", res)
+        finally:
+            for p in peers:
+                p.terminate()
+                p.wait()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ---- Tests against a service ------------------------------------------------
+
+def test_info():
+    with Server() as srv:
+        d = as_json(offstat("-o", "json", "info", url=srv.url))
+        check(d["version"] == ARGS.version, "service version", d)
+        check(d["api"] == "offstat.v1", "api", d)
+        check(d["url"] == srv.url, "url", d)
+        for key in ("areas", "offences", "sources", "counts"):
+            check(isinstance(d[key], int) and d[key] > 0, key, d)
+        check(d["release"] != "", "a release", d)
+        # JSON is the default when stdout is not a terminal.
+        check(as_json(offstat("info", url=srv.url))["api"] == "offstat.v1",
+              "json by default")
+        rows = as_csv(offstat("-o", "csv", "info", url=srv.url))
+        check(len(rows) == 1 and rows[0]["api"] == "offstat.v1" and
+              int(rows[0]["areas"]) == d["areas"], "csv row", rows)
+        res = offstat("-o", "table", "info", url=srv.url)
+        check("offstat.v1" in res.out and srv.url in res.out and
+              "%d areas" % d["areas"] in res.out, "table", res)
+        res = offstat("-v", "-o", "json", "info", url=srv.url)
+        check("ServerInfo answered in" in res.err, "-v reports the call", res)
+
+
+def test_areas():
+    with Server() as srv:
+        d = as_json(offstat("-o", "json", "areas", url=srv.url))
+        check(d["total"] == len(d["areas"]) and d["total"] >= 43, "all", d)
+        dorset = [a for a in d["areas"] if a["code"] == "E23000039"]
+        check(len(dorset) == 1 and dorset[0]["name"] == "Dorset" and
+              dorset[0]["kind"] == "FORCE" and
+              dorset[0]["population"] == 776780 and
+              dorset[0]["region_code"] == "E12000009", "Dorset", dorset)
+        forces = as_json(offstat("areas", "--kind", "force", url=srv.url))
+        check(forces["total"] == 43 and
+              all(a["kind"] == "FORCE" for a in forces["areas"]),
+              "43 forces", forces["total"])
+        sw = as_json(offstat("areas", "--parent", "south west",
+                             url=srv.url))
+        names = sorted(a["name"] for a in sw["areas"])
+        check(names == ["Avon and Somerset", "Devon and Cornwall", "Dorset",
+                        "Gloucestershire", "Wiltshire"], "South West", names)
+        rows = as_csv(offstat("-o", "csv", "areas", url=srv.url))
+        check(len(rows) == d["total"], "a CSV row per area")
+        row = [r for r in rows if r["code"] == "E23000039"][0]
+        check(row["name"] == "Dorset" and row["kind"] == "FORCE" and
+              row["population"] == "776780", "Dorset's row", row)
+        res = offstat("-o", "table", "areas", "--kind=region", url=srv.url)
+        check("South West" in res.out and "E12000009" in res.out and
+              "Dorset" not in res.out, "table", res)
+        res = offstat("areas", "--parent", "narnia", url=srv.url,
+                      rc=EXIT_ENOTFOUND)
+
+
+def test_offences():
+    with Server() as srv:
+        d = as_json(offstat("-o", "json", "offences", url=srv.url))
+        check(d["total"] == len(d["offences"]) and d["total"] > 100, "all")
+        g = [o for o in d["offences"] if o["code"] == "88A"]
+        check(len(g) == 1 and g[0]["description"] == "Sexual grooming" and
+              g[0]["breaks"][0]["year"] == 2017 and
+              g[0]["breaks"][0]["period"] == "2017/18", "88A", g)
+        codes = [o["code"] for o in d["offences"]]
+        check("4.1" in codes and "4.10" in codes, "4.1 and 4.10 differ")
+        q = as_json(offstat("offences", "grooming", url=srv.url))
+        check([o["code"] for o in q["offences"]] == ["88A"], "query", q)
+        grp = as_json(offstat("offences", "--group", "sexual offences",
+                              url=srv.url))
+        check(grp["total"] > 0 and all(o["group"] == "Sexual offences"
+                                       for o in grp["offences"]), "group")
+        rows = as_csv(offstat("-o", "csv", "offences", url=srv.url))
+        row = [r for r in rows if r["code"] == "88A"][0]
+        check(row["series_breaks"] == "2017/18" and
+              row["group"] == "Sexual offences", "88A's row", row)
+        res = offstat("-o", "table", "offences", "grooming", url=srv.url)
+        check("88A" in res.out and "Sexual grooming" in res.out and
+              "2017/18" in res.out, "table", res)
+
+
+def test_sources():
+    with Server() as srv:
+        d = as_json(offstat("-o", "json", "sources", url=srv.url))
+        ids = {s["id"]: s for s in d["sources"]}
+        check(d["total"] == len(ids), "total")
+        check("echo-2021" in ids and "Bournemouth Echo" in
+              ids["echo-2021"]["title"] and
+              ids["echo-2021"]["kind"] == "PRESS", "echo-2021", ids)
+        check(ids["ho-prc-open-data"]["kind"] == "OPEN_DATA", "open data")
+        rows = as_csv(offstat("-o", "csv", "sources", url=srv.url))
+        check({r["id"] for r in rows} == set(ids), "csv ids")
+        res = offstat("-o", "table", "sources", url=srv.url)
+        check("echo-2021" in res.out and "Bournemouth Echo" in res.out,
+              "table", res)
+
+
+def test_count():
+    with Server() as srv:
+        d = as_json(offstat("-o", "json", "count", "dorset", "s15a",
+                            "2020/21", url=srv.url))
+        v = d["value"]
+        check(v["present"] and v["count"] == 62 and
+              v["source_id"] == "echo-2021" and
+              v["period"]["text"] == "2020/21", "Dorset 2020/21", d)
+        check(d["area"]["name"] == "Dorset" and d["offence"]["code"] ==
+              "S15A", "resolved names", d)
+        check("echo-2021" in [s["id"] for s in d["sources"]],
+              "the value's source travels with it", d)
+
+        # Sources that disagree: the preferred figure, flagged, with the
+        # other one beside it.
+        d = as_json(offstat("count", "E23000039", "S15A", "2018/19",
+                            url=srv.url))
+        v = d["value"]
+        check(v["count"] == 84 and v["flags"] == ["CONFLICT"] and
+              v["alternatives"][0]["count"] == 61 and
+              v["alternatives"][0]["source_id"] == "echo-2021", "2018/19", v)
+        check({"bridport-2019", "echo-2021"} <=
+              {s["id"] for s in d["sources"]}, "both sources", d)
+
+        rows = as_csv(offstat("-o", "csv", "count", "dorset", "s15a",
+                              "2018/19", url=srv.url))
+        check(len(rows) == 1 and rows[0]["count"] == "84" and
+              rows[0]["flags"] == "CONFLICT" and
+              rows[0]["alternatives"] == "61 echo-2021" and
+              rows[0]["source_id"] == "bridport-2019", "csv", rows)
+
+        res = offstat("-o", "table", "count", "dorset", "s15a", "2018/19",
+                      url=srv.url)
+        for text in ("Dorset (E23000039)", "84", "CONFLICT", "bridport-2019",
+                     "also 61 from echo-2021", "Sources:",
+                     "Bridport News 2019"):
+            check(text in res.out, "table shows %r" % text, res)
+
+        # An aggregate: the sum of the South West's forces, with coverage.
+        d = as_json(offstat("count", "south west", "88a", "2024/25 Q1",
+                            url=srv.url))
+        check(d["value"]["present"] and d["value"]["coverage"] is not None,
+              "coverage of an aggregate", d["value"])
+
+
+def test_series():
+    with Server() as srv:
+        d = as_json(offstat("-o", "json", "series", "dorset", "s15a",
+                            "--from", "2017/18", "--to", "2020/21",
+                            url=srv.url))
+        check([p["count"] for p in d["points"]] == [37, 84, 61, 62],
+              "Dorset's S15A series", d["points"])
+        check([p["period"]["text"] for p in d["points"]] ==
+              ["2017/18", "2018/19", "2019/20", "2020/21"], "periods")
+        check(d["granularity"] == "YEARLY", "yearly")
+        q = as_json(offstat("series", "dorset", "88a", "--from",
+                            "2024/25 Q1", "--to", "2024/25 Q4",
+                            "--quarterly", url=srv.url))
+        check([p["count"] for p in q["points"]] == [10, 12, 14, 28],
+              "quarters", q["points"])
+        check(all(p["source_id"] == "ho-prc-open-data" for p in q["points"]),
+              "open data source")
+        # Absent points are present: false, never zero.
+        full = as_json(offstat("series", "dorset", "s15a", url=srv.url))
+        absent = [p for p in full["points"] if not p["present"]]
+        check(all(p["count"] is None for p in absent), "absent is null")
+
+        rows = as_csv(offstat("-o", "csv", "series", "dorset", "88a",
+                              "--quarterly", "--from", "2024/25 Q1", "--to",
+                              "2024/25 Q4", url=srv.url))
+        check([r["count"] for r in rows] == ["10", "12", "14", "28"] and
+              [r["quarter"] for r in rows] == ["1", "2", "3", "4"], "csv",
+              rows)
+
+        res = offstat("-o", "table", "series", "dorset", "s15a", "--from",
+                      "2017/18", "--to", "2020/21", url=srv.url)
+        for text in ("2017/18", "37", "84", "61", "62", "CONFLICT",
+                     "Sources:", "echo-2021"):
+            check(text in res.out, "table shows %r" % text, res)
+        offstat("series", "dorset", "s15a", "--from", "2020/21", "--to",
+                "2017/18", url=srv.url, rc=EXIT_EBADREQUEST)
+
+
+def test_compare():
+    with Server() as srv:
+        argv = ["compare", "dorset", "s15a", "--from", "2017/18", "--to",
+                "2020/21"]
+        res = offstat("-o", "table", *argv, url=srv.url)
+        lines = res.out.splitlines()
+        d = as_json(offstat("-o", "json", *argv, url=srv.url))
+        check(d["summary"] != "" and lines[0] == d["summary"],
+              "the service's summary comes first", res)
+        check(lines[1] == "Dorset: 37 in 2017/18 %s 62 in 2020/21, +25 "
+              "(+67.6%%)" % ARROW, "the headline", res)
+        table = "\n".join(lines[2:])
+        for text in ("South West", "+67.6%", "(+28.6%)",
+                     "+28.6% (2017/18 to 2020/21, echo-2021)", "Sources:",
+                     "Bournemouth Echo", "DIFF (PP)", "% CHANGE"):
+            check(text in table, "table shows %r" % text, res)
+        at = [i for i, l in enumerate(lines) if l.startswith("AREA")][0]
+        header, dorset = lines[at], lines[at + 1]
+        check(dorset.split()[1:5] == ["37", "62", "+25", "+67.6%"],
+              "the subject's row", dorset)
+        check(header.split()[1:3] == ["2017/18", "2020/21"], "header", header)
+
+        s = d["subject"]
+        check(s["base"]["count"] == 37 and s["end"]["count"] == 62 and
+              s["change"] == 25 and abs(s["percent_change"] - 67.5676) < 1e-3
+              and s["difference_pp"] is None, "subject", s)
+        sw = [c for c in d["comparators"] if c["area"]["name"] ==
+              "South West"][0]
+        check(sw["base"]["count"] == 377 and sw["end"]["present"] is False
+              and sw["change"] is None and
+              sw["published_changes"][0]["percent"] == 28.6 and
+              sw["published_changes"][0]["source_id"] == "echo-2021",
+              "South West", sw)
+        for c in d["comparators"]:
+            if c["percent_change"] is not None:
+                check(abs(c["difference_pp"] - (s["percent_change"] -
+                                                c["percent_change"])) < 1e-9,
+                      "difference in points", c)
+        check("echo-2021" in [x["id"] for x in d["sources"]], "sources")
+
+        rows = as_csv(offstat("-o", "csv", *argv, url=srv.url))
+        check(rows[0]["role"] == "subject" and rows[0]["base_count"] == "37"
+              and rows[0]["end_count"] == "62" and rows[0]["change"] == "25"
+              and rows[0]["percent_change"].startswith("67.567"), "csv",
+              rows[0])
+        swr = [r for r in rows if r["area_name"] == "South West"][0]
+        check("28.6 2017/18 2020/21 echo-2021" in swr["published_changes"],
+              "csv published change", swr)
+
+        # Named comparators, and other areas' counts.
+        d = as_json(offstat("compare", "south west", "s15a", "--from",
+                            "2017/18", "--to", "2021/22", "--with",
+                            "england and wales", url=srv.url))
+        check(d["subject"]["base"]["count"] == 377 and
+              d["subject"]["end"]["count"] == 481 and
+              d["subject"]["change"] == 104, "South West", d["subject"])
+        check([c["area"]["name"] for c in d["comparators"]] ==
+              ["England and Wales"], "only the named comparator")
+        res = offstat("-o", "table", "compare", "england and wales", "s15a",
+                      "--from", "2017/18", "--to", "2018/19", url=srv.url)
+        check("England and Wales: 3217 in 2017/18 %s 4373 in 2018/19, "
+              "+1156 (+35.9%%)" % ARROW in res.out, "E&W headline", res)
+
+
+def test_errors():
+    with Server() as srv:
+        res = offstat("count", "narnia", "s15a", "2018/19", url=srv.url,
+                      rc=EXIT_ENOTFOUND)
+        check(res.out == "" and "narnia" in res.err, "unknown area", res)
+        res = offstat("-o", "table", "compare", "narnia", "s15a", "--from",
+                      "2017/18", "--to", "2020/21", url=srv.url,
+                      rc=EXIT_ENOTFOUND)
+        res = offstat("count", "dorset", "burglary", "2018/19", url=srv.url,
+                      rc=EXIT_EBADREQUEST)
+        check(len(res.err.splitlines()) > 2 and
+              "offstat:   " in res.err, "the service's details", res)
+        res = offstat("count", "dorset", "s15a", "2017/19", url=srv.url,
+                      rc=EXIT_EBADREQUEST)
+        check("2017/19" in res.err, "names the bad period", res)
+        res = offstat("-q", "count", "narnia", "s15a", "2018/19",
+                      url=srv.url, rc=EXIT_ENOTFOUND)
+        check(res.err == "", "-q prints nothing", res)
+        res = offstat("-v", "count", "narnia", "s15a", "2018/19",
+                      url=srv.url, rc=EXIT_ENOTFOUND)
+        check("status 5" in res.err and "ENOTFOUND" in res.err,
+              "-v names the status", res)
+        res = offstat("count", "dorset", "s15a", "2018/19", "--source",
+                      "no-such-source", url=srv.url, rc=None)
+        check(res.rc in (0, EXIT_ENOTFOUND), "an unknown source", res)
+
+
+def test_env():
+    with Server(tcp=True) as srv:
+        # OFFSTAT_URL when there is no -u; -u wins over it.
+        d = as_json(offstat("count", "dorset", "s15a", "2017/18",
+                            env=clean_env(OFFSTAT_URL=srv.url)))
+        check(d["value"]["count"] == 37, "over tcp via OFFSTAT_URL", d)
+        offstat("info", env=clean_env(OFFSTAT_URL="ipc:///nonexistent/x"),
+                url=srv.url)
+        res = offstat("-v", "info", env=clean_env(OFFSTAT_URL=srv.url,
+                                                  OFFSTAT_TOKEN="s3cret"))
+        check("with a token" in res.err and "s3cret" not in res.err,
+              "-v says a token is sent, never what it is", res)
+        res = offstat("--token", "s3cret", "-v", "info", url=srv.url)
+        check("with a token" in res.err, "--token", res)
+        res = offstat("--token", "bad\nvalue", "info", url=srv.url,
+                      rc=EXIT_USAGE)
+
+
+def test_client_lib():
+    if not ARGS.client_lib:
+        raise Skip("no client_lib program given")
+    with Server() as srv:
+        proc = subprocess.Popen([ARGS.client_lib, srv.url],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            line = proc.stdout.readline()
+            if line != "ready\n":
+                out, err = proc.communicate(timeout=30)
+                raise Failure("client_lib failed before its last check:\n"
+                              + line + out + err)
+            # The service goes away under a live client.
+            srv.stop()
+            out, err = proc.communicate("go\n", timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        check(proc.returncode == 0, "client_lib exits 0", out, err)
+
+
+TESTS = {name[len("test_"):]: fn for name, fn in globals().items()
+         if name.startswith("test_")}
+
+
+def main():
+    global ARGS
+    p = argparse.ArgumentParser()
+    p.add_argument("--offstat", required=True)
+    p.add_argument("--offstatd", required=True)
+    p.add_argument("--version", required=True)
+    p.add_argument("--client-lib")
+    p.add_argument("test", choices=sorted(TESTS))
+    ARGS = p.parse_args()
+    try:
+        TESTS[ARGS.test]()
+    except Skip as e:
+        print("SKIP: %s" % e)
+        return 77
+    except Failure as e:
+        print("FAIL: %s" % e)
+        return 1
+    print("PASS: %s" % ARGS.test)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
