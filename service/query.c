@@ -822,6 +822,94 @@ q_versus(rpc_ctx *ctx, const Offstat__V1__Trend *s, int subject,
 	                    (unsigned long long)rb, (unsigned long long)re);
 }
 
+/*
+ * An aggregate's figures for two periods, like for like: published figures
+ * when both periods have one; otherwise the sum over the members with
+ * figures in both periods, when they are at least half of the members and
+ * include one other than the subject. A published figure for one period is
+ * shown but never mixed with sums of members. Returns the note to show.
+ */
+static const char *
+aggregate_pair(rpc_ctx *ctx, Offstat__V1__Trend *t, int area, int offence,
+               const period *base, const period *end, int source, int subject,
+               qv *vb, qv *ve)
+{
+	const snap_area *a = &ctx->snap->areas[area];
+	bool            *both;
+	size_t           nboth = 0, nother = 0;
+
+	if (vb->present && ve->present) {
+		vb->method = ve->method =
+		        OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED;
+		vb->expected = ve->expected = vb->got = ve->got =
+		        (unsigned)a->nmembers;
+		t->coverage = coverage_msg(ctx, vb->method, vb->expected,
+		                           vb->got, NULL, 0);
+		return ("");
+	}
+	if ((both = arena_calloc(&ctx->mem, a->nmembers, 1)) == NULL) {
+		return ("");
+	}
+	for (size_t k = 0; k < a->nmembers; k++) {
+		qv mb, me;
+		direct(ctx, a->members[k], offence, base, source, &mb);
+		direct(ctx, a->members[k], offence, end, source, &me);
+		both[k] = mb.present && me.present;
+		nboth += both[k];
+		nother += both[k] && a->members[k] != subject;
+	}
+	if (nother == 0 || nboth * 2 < a->nmembers) {
+		/* Too few members to stand for the area: show what was
+		 * published and leave the change unknown. */
+		vb->method = vb->present
+		                     ? OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED
+		                     : 0;
+		ve->method = ve->present
+		                     ? OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED
+		                     : 0;
+		if (nboth == 0) {
+			return ("");
+		}
+		if (nother == 0) {
+			return ("only the subject has figures for both "
+			        "periods");
+		}
+		return (arena_printf(
+		        &ctx->mem,
+		        "only %zu of %zu members have figures for "
+		        "both periods: too few to sum like for like",
+		        nboth, a->nmembers));
+	}
+	qv pb = *vb, pe = *ve;
+	member_sum(ctx, area, offence, base, source, both, vb);
+	member_sum(ctx, area, offence, end, source, both, ve);
+	t->coverage = coverage_msg(
+	        ctx, OFFSTAT__V1__COVERAGE__METHOD__SUM_OF_MEMBERS,
+	        (unsigned)a->nmembers, (unsigned)nboth, vb->missing,
+	        vb->nmissing);
+	if (pb.present || pe.present) {
+		const qv *pub = pb.present ? &pb : &pe;
+		return (arena_printf(
+		        &ctx->mem,
+		        "like-for-like sum of %zu of %zu members; the "
+		        "published "
+		        "figure for the %s period (%llu, %s) is not mixed "
+		        "with "
+		        "sums of members",
+		        nboth, a->nmembers, pb.present ? "base" : "end",
+		        (unsigned long long)pub->count,
+		        pub->source >= 0 ? ctx->snap->sources[pub->source].id
+		                         : "several sources"));
+	}
+	if (nboth < a->nmembers) {
+		return (arena_printf(&ctx->mem,
+		                     "like-for-like sum of the %zu of %zu "
+		                     "members with figures for both periods",
+		                     nboth, a->nmembers));
+	}
+	return ("");
+}
+
 Offstat__V1__Trend *
 q_trend(rpc_ctx *ctx, int area, int offence, const period *base,
         const period *end, int source, int subject, q_sources *qs)
@@ -842,77 +930,9 @@ q_trend(rpc_ctx *ctx, int area, int offence, const period *base,
 	direct(ctx, area, offence, end, source, &ve);
 	own_population(ctx, area, &vb);
 	own_population(ctx, area, &ve);
-	if (is_aggregate(a) && vb.present && ve.present) {
-		vb.method = ve.method =
-		        OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED;
-		vb.expected = ve.expected = vb.got = ve.got =
-		        (unsigned)a->nmembers;
-		t->coverage = coverage_msg(ctx, vb.method, vb.expected, vb.got,
-		                           NULL, 0);
-	} else if (is_aggregate(a)) {
-		/* Like for like: only members with figures in both
-		 * periods. A published figure for one period is shown but
-		 * never mixed with sums of members. */
-		bool  *both  = arena_calloc(&ctx->mem, a->nmembers, 1);
-		size_t nboth = 0, nother = 0;
-		for (size_t k = 0; both != NULL && k < a->nmembers; k++) {
-			qv mb, me;
-			direct(ctx, a->members[k], offence, base, source, &mb);
-			direct(ctx, a->members[k], offence, end, source, &me);
-			both[k] = mb.present && me.present;
-			nboth += both[k];
-			nother += both[k] && a->members[k] != subject;
-		}
-		if (nother > 0) {
-			qv pb = vb, pe = ve;
-			member_sum(ctx, area, offence, base, source, both,
-			           &vb);
-			member_sum(ctx, area, offence, end, source, both, &ve);
-			t->coverage = coverage_msg(
-			        ctx,
-			        OFFSTAT__V1__COVERAGE__METHOD__SUM_OF_MEMBERS,
-			        (unsigned)a->nmembers, (unsigned)nboth,
-			        vb.missing, vb.nmissing);
-			if (pb.present || pe.present) {
-				const qv *pub = pb.present ? &pb : &pe;
-				note          = arena_printf(
-				                 &ctx->mem,
-				                 "like-for-like sum of %zu of %zu "
-				                          "members; "
-				                          "the published figure for %s (%llu, "
-				                          "%s) "
-				                          "is not mixed with sums of members",
-				                 nboth, a->nmembers,
-                                        pb.present ? "the base period"
-				                            : "the end period",
-				                 (unsigned long long)pub->count,
-                                        pub->source >= 0
-				                         ? ctx->snap
-                                                          ->sources
-                                                                  [pub->source]
-                                                          .id
-				                         : "several sources");
-			} else if (nboth < a->nmembers) {
-				note = arena_printf(
-				        &ctx->mem,
-				        "like-for-like sum of the %zu of %zu "
-				        "members with figures for both "
-				        "periods",
-				        nboth, a->nmembers);
-			}
-		} else {
-			if (vb.present) {
-				vb.method =
-				        OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED;
-			}
-			if (ve.present) {
-				ve.method =
-				        OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED;
-			}
-			note = nboth > 0 ? "only the subject has figures for "
-			                   "both periods"
-			                 : "";
-		}
+	if (is_aggregate(a)) {
+		note = aggregate_pair(ctx, t, area, offence, base, end, source,
+		                      subject, &vb, &ve);
 	}
 	finish(ctx, offence, base, &vb);
 	finish(ctx, offence, end, &ve);
