@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """Expected values for tests/unit/test_stats.c, computed with SciPy.
 
-Run it with the system Python (Debian's python3-scipy):
+Run it from the top of the tree with the system Python 3, which has
+Debian's python3-scipy:
 
-    /usr/bin/python3 tests/unit/stats_vectors.py
+    python3 tests/unit/stats_vectors.py
 
 It prints C initialisers for the three tables in test_stats.c; paste each
-one over the table of the same name. Every value comes from SciPy, not from
-the code under test:
+one over the body of the table of the same name. It takes about twenty
+minutes, nearly all of it SciPy's noncentral hypergeometric distribution on
+the three largest tables. Every value comes from SciPy, not from the code
+under test:
 
 - poisson_cases: the Garwood interval from scipy.stats.chi2.ppf,
   lower = chi2.ppf((1 - conf) / 2, 2k) / 2 (0 when k == 0),
@@ -60,6 +63,10 @@ RATE_RATIO = [
     (3, 9, 1.0, 1.0, 0.95),
     (9, 3, 1.0, 1.0, 0.95),
     (3, 3, 1.0, 1.0, 0.95),
+    # The observed count next to n p but not at the mode, so the p-value
+    # is below 1.
+    (2, 0, 0.6, 0.4, 0.95),
+    (8, 9, 1.0, 1.25, 0.9),
     # Large counts.
     (250000, 260000, 1.0, 1.0, 0.95),
     (250000, 260000, 1.0, 1.0, 0.99),
@@ -122,8 +129,8 @@ def rate_ratio():
         upper = math.inf if ci.high >= 1 else ci.high / (1 - ci.high) * scale
         est = math.inf if cb == 0 else (ce / te) / (cb / tb)
         print(f"\t{{ {cb}, {ce}, {c(tb)}, {c(te)}, {conf},\n"
-              f"\t    {c(est)}, {c(lower)}, {c(upper)},\n"
-              f"\t    {c(res.pvalue)} }},")
+              f"\t    {{ {c(est)}, {c(lower)}, {c(upper)},\n"
+              f"\t        {c(res.pvalue)} }} }},")
 
 
 def ror():
@@ -135,8 +142,9 @@ def ror():
         res = odds_ratio(table, kind='conditional')
         ci = res.confidence_interval(confidence_level=conf)
         print(f"\t{{ {ab}, {ae}, {bb}, {be}, {conf},\n"
-              f"\t    {c(res.statistic)}, {c(ci.low)}, {c(ci.high)},\n"
-              f"\t    {c(p)} }},")
+              f"\t    {{ {c(res.statistic)}, {c(ci.low)}, {c(ci.high)},\n"
+              f"\t        {c(p)} }} }},")
+        sys.stdout.flush()
 
 
 def main():
