@@ -7,6 +7,8 @@ usage: protoc-call.py URL METHOD 'REQUEST IN PROTOBUF TEXT FORMAT'
 e.g.   protoc-call.py tcp://127.0.0.1:7355 GetCount \\
            'area: "dorset" offence: "S15A" period { text: "2020/21" }'
 
+A token in $OFFSTAT_TOKEN is sent as metadata 'authorization: Bearer TOKEN'.
+
 Prints the reply's status and payload in text format; exits 0 when the
 status is OK, 1 when it is not, 2 on a usage or tool error.
 """
@@ -73,6 +75,10 @@ def main():
     payload = protoc("encode", method + "Request", text.encode())
     envelope = (field(1, f"offstat.v1.OffenceStats/{method}".encode()) +
                 field(2, payload) + field(3, b"protoc-call"))
+    token = os.environ.get("OFFSTAT_TOKEN")
+    if token:
+        envelope += field(5, field(1, b"authorization") +
+                          field(2, b"Bearer " + token.encode()))
     # nngcat 1.5.2 refuses --count and --recv-timeout with REQ; with a
     # file it sends once and prints the one reply.
     with tempfile.NamedTemporaryFile(suffix=".bin") as f:

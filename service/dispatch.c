@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "auth.h"
 #include "log.h"
 
 void
@@ -172,6 +174,68 @@ strings_valid(const ProtobufCMessage *m, int depth)
 	return (true);
 }
 
+/* The authorization metadata of a request, or NULL. */
+static const char *
+authorization(const Offstat__V1__RpcRequest *env)
+{
+	for (size_t i = 0; i < env->n_metadata; i++) {
+		const Offstat__V1__Metadata *m = env->metadata[i];
+		if (m != NULL && strcasecmp(m->key, "authorization") == 0) {
+			return (m->value);
+		}
+	}
+	return (NULL);
+}
+
+/*
+ * Checks the caller's token against what the method needs: writes always
+ * need a writer token, reads a reader token when the operator says so. A
+ * token that is given must be valid even where none is needed. Returns 0,
+ * or -1 with the status set.
+ */
+static int
+authorize(rpc_ctx *ctx, const dispatch_opts *opts,
+          const Offstat__V1__RpcRequest   *env,
+          const ProtobufCMethodDescriptor *md, dispatch_info *info)
+{
+	bool        write = strcmp(md->name, "Ingest") == 0;
+	int         need  = write                    ? AUTH_WRITER
+	                    : opts->reads_need_token ? AUTH_READER
+	                                             : AUTH_NONE;
+	const char *value = authorization(env);
+	int         role  = AUTH_MISSING;
+
+	if (value != NULL) {
+		role = opts->auth != NULL ? auth_check(opts->auth, value)
+		                          : AUTH_INVALID;
+	}
+	if (role == AUTH_INVALID) {
+		info->auth_failed = true;
+		rpc_error(ctx, OFFSTAT__V1__CODE__UNAUTHENTICATED,
+		          "the token is not valid (unknown, revoked or "
+		          "malformed)");
+		return (-1);
+	}
+	if (need == AUTH_NONE) {
+		return (0);
+	}
+	if (role == AUTH_MISSING) {
+		rpc_error(ctx, OFFSTAT__V1__CODE__UNAUTHENTICATED,
+		          "%s needs a %s token: send metadata "
+		          "'authorization: Bearer <token>'",
+		          md->name, auth_role_name((auth_role)need));
+		return (-1);
+	}
+	if (role < need) {
+		rpc_error(ctx, OFFSTAT__V1__CODE__PERMISSION_DENIED,
+		          "%s needs a %s token; this one is a %s token",
+		          md->name, auth_role_name((auth_role)need),
+		          auth_role_name((auth_role)role));
+		return (-1);
+	}
+	return (0);
+}
+
 static int
 pack_reply(rpc_ctx *ctx, const char *request_id, void **out, size_t *outlen)
 {
@@ -215,6 +279,7 @@ dispatch_request(const void *req, size_t len, const dispatch_opts *opts,
 	ctx.confidence      = 0.95;
 	info->method        = "-";
 	info->request_id[0] = '\0';
+	info->auth_failed   = false;
 
 	if (len > opts->max_request) {
 		rpc_error(&ctx, OFFSTAT__V1__CODE__RESOURCE_EXHAUSTED,
@@ -254,6 +319,9 @@ dispatch_request(const void *req, size_t len, const dispatch_opts *opts,
 		goto reply;
 	}
 	info->method = md->name;
+	if (authorize(&ctx, opts, env, md, info) != 0) {
+		goto reply;
+	}
 	input = protobuf_c_message_unpack(md->input, NULL, env->payload.len,
 	                                  env->payload.data);
 	if (input == NULL) {

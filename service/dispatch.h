@@ -41,15 +41,20 @@ void rpc_error(rpc_ctx *ctx, int code, const char *fmt, ...)
 void rpc_detail(rpc_ctx *ctx, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 
+struct auth;
+
 typedef struct {
-	size_t max_request; /* envelopes above this get RESOURCE_EXHAUSTED */
+	size_t max_request; /* envelopes above this: RESOURCE_EXHAUSTED */
 	bool   unavailable; /* shutting down: answer UNAVAILABLE */
+	struct auth *auth;  /* tokens; NULL: none are valid */
+	bool         reads_need_token; /* else only writes need one */
 } dispatch_opts;
 
 typedef struct {
 	int         code;   /* the status sent */
 	const char *method; /* static; "-" when not decoded */
 	char        request_id[64];
+	bool        auth_failed; /* a token was given and refused */
 } dispatch_info;
 
 /*

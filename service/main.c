@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "auth.h"
 #include "dataset.h"
 #include "dispatch.h"
 #include "import.h"
@@ -24,8 +25,11 @@
 #define MAX_FILE_SIZE (1024L * 1024 * 1024)
 
 static const char usage_text[] =
-        "usage: offstatd [options]              serve the API\n"
-        "       offstatd import [options] FILE… load open data files\n"
+        "usage: offstatd [options]                  serve the API\n"
+        "       offstatd import [options] FILE…     load open data files\n"
+        "       offstatd token add --role ROLE [--label TEXT]\n"
+        "       offstatd token list\n"
+        "       offstatd token revoke ID            manage access tokens\n"
         "\n"
         "options:\n"
         "  -l, --listen URL       listen here (repeatable; "
@@ -41,6 +45,10 @@ static const char usage_text[] =
         "  -m, --max-request N    largest request in bytes (default 1048576)\n"
         "  -L, --log-level LEVEL  debug, info, warn, error or off (default "
         "info)\n"
+        "  -T, --tokens PATH      access tokens file (default DIR/tokens)\n"
+        "  --read-auth MODE       reads need a reader token: 'required',\n"
+        "                         'open', or 'auto' (default: required when\n"
+        "                         any listener is not loopback or ipc)\n"
         "  -h, --help             show this help and exit\n"
         "  -V, --version          show the version and exit\n"
         "\n"
@@ -48,7 +56,9 @@ static const char usage_text[] =
         "  --skip-bad             load the good rows, report the bad ones\n"
         "  --source ID            source of the rows "
         "(default " IMPORT_DEFAULT_SOURCE ")\n"
-        "  --label TEXT           release label (default 'import FILE')\n"
+        "  --label TEXT           release label (default 'import FILE');\n"
+        "                         with token add, the token's label\n"
+        "  --role ROLE            token add: reader, writer or admin\n"
         "\n"
         "On first start with an empty database the bundled dataset is "
         "loaded.\n"
@@ -65,9 +75,12 @@ typedef struct {
 	bool        skip_bad;
 	const char *source;
 	const char *label;
+	const char *tokens;
+	const char *role;
+	const char *read_auth;
 } config;
 
-enum { OPT_SKIP_BAD = 256, OPT_SOURCE, OPT_LABEL };
+enum { OPT_SKIP_BAD = 256, OPT_SOURCE, OPT_LABEL, OPT_ROLE, OPT_READ_AUTH };
 
 static const struct option long_opts[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -81,6 +94,9 @@ static const struct option long_opts[] = {
         {"skip-bad", no_argument, NULL, OPT_SKIP_BAD},
         {"source", required_argument, NULL, OPT_SOURCE},
         {"label", required_argument, NULL, OPT_LABEL},
+        {"tokens", required_argument, NULL, 'T'},
+        {"role", required_argument, NULL, OPT_ROLE},
+        {"read-auth", required_argument, NULL, OPT_READ_AUTH},
         {NULL, 0, NULL, 0},
 };
 
@@ -112,7 +128,7 @@ static int
 parse_args(int argc, char **argv, bool importing, config *c)
 {
 	int opt, lvl;
-	while ((opt = getopt_long(argc, argv, "l:d:D:w:m:L:hV", long_opts,
+	while ((opt = getopt_long(argc, argv, "l:d:D:w:m:L:T:hV", long_opts,
 	                          NULL)) != -1) {
 		switch (opt) {
 		case 'l':
@@ -158,6 +174,22 @@ parse_args(int argc, char **argv, bool importing, config *c)
 		case 'V':
 			printf("offstatd %s\n", OFFSTAT_VERSION_STRING);
 			exit(0);
+		case 'T':
+			c->tokens = optarg;
+			break;
+		case OPT_ROLE:
+			c->role = optarg;
+			break;
+		case OPT_READ_AUTH:
+			if (strcmp(optarg, "auto") != 0 &&
+			    strcmp(optarg, "required") != 0 &&
+			    strcmp(optarg, "open") != 0) {
+				return (usage_error("--read-auth '%s': give "
+				                    "auto, required or open",
+				                    optarg));
+			}
+			c->read_auth = optarg;
+			break;
 		case OPT_SKIP_BAD:
 		case OPT_SOURCE:
 		case OPT_LABEL:
@@ -180,46 +212,50 @@ parse_args(int argc, char **argv, bool importing, config *c)
 	return (0);
 }
 
-/* The database path: --db, or offstat.db in the data directory. */
-static char *
-db_path(const config *c)
+/* The data directory: --data-dir, $OFFSTAT_DATA_DIR, $XDG_DATA_HOME/offstat,
+ * ~/.local/share/offstat or /var/lib/offstat; created when missing. */
+static void
+data_dir(const config *c, char *dir, size_t len)
 {
-	const char *dir = c->data_dir;
-	char       *path;
-	char        home_dir[4096];
+	const char *d    = c->data_dir;
+	const char *xdg  = getenv("XDG_DATA_HOME");
+	const char *home = getenv("HOME");
 
-	if (c->db != NULL) {
-		return (strdup(c->db));
+	if (d == NULL) {
+		d = getenv("OFFSTAT_DATA_DIR");
 	}
-	if (dir == NULL) {
-		dir = getenv("OFFSTAT_DATA_DIR");
-	}
-	if (dir == NULL || dir[0] == '\0') {
-		const char *xdg  = getenv("XDG_DATA_HOME");
-		const char *home = getenv("HOME");
-		if (xdg != NULL && xdg[0] != '\0') {
-			snprintf(home_dir, sizeof(home_dir), "%s/offstat",
-			         xdg);
-		} else if (home != NULL && home[0] != '\0') {
-			snprintf(home_dir, sizeof(home_dir),
-			         "%s/.local/share/offstat", home);
-			/* ~/.local/share may not exist yet. */
-			char share[4096];
-			snprintf(share, sizeof(share), "%s/.local", home);
-			(void)mkdir(share, 0755);
-			snprintf(share, sizeof(share), "%s/.local/share",
-			         home);
-			(void)mkdir(share, 0755);
-		} else {
-			snprintf(home_dir, sizeof(home_dir),
-			         "/var/lib/offstat");
-		}
-		dir = home_dir;
+	if (d != NULL && d[0] != '\0') {
+		snprintf(dir, len, "%s", d);
+	} else if (xdg != NULL && xdg[0] != '\0') {
+		snprintf(dir, len, "%s/offstat", xdg);
+	} else if (home != NULL && home[0] != '\0') {
+		/* ~/.local/share may not exist yet. */
+		snprintf(dir, len, "%s/.local", home);
+		(void)mkdir(dir, 0755);
+		snprintf(dir, len, "%s/.local/share", home);
+		(void)mkdir(dir, 0755);
+		snprintf(dir, len, "%s/.local/share/offstat", home);
+	} else {
+		snprintf(dir, len, "/var/lib/offstat");
 	}
 	(void)mkdir(dir, 0750);
-	size_t n = strlen(dir) + sizeof("/offstat.db");
+}
+
+/* A file's path: the option when given, else name in the data directory. */
+static char *
+data_path(const config *c, const char *given, const char *name)
+{
+	char   dir[4096];
+	char  *path;
+	size_t n;
+
+	if (given != NULL) {
+		return (strdup(given));
+	}
+	data_dir(c, dir, sizeof(dir));
+	n = strlen(dir) + strlen(name) + 2;
 	if ((path = malloc(n)) != NULL) {
-		snprintf(path, n, "%s/offstat.db", dir);
+		snprintf(path, n, "%s/%s", dir, name);
 	}
 	return (path);
 }
@@ -229,7 +265,7 @@ static int
 open_store(const config *c, store **out, snapshot **snap)
 {
 	char  err[1024];
-	char *path = db_path(c);
+	char *path = data_path(c, c->db, "offstat.db");
 
 	if (path == NULL) {
 		fprintf(stderr, "offstatd: out of memory\n");
@@ -356,6 +392,75 @@ run_import(config *c, int nfiles, char **files)
 	return (status);
 }
 
+/* A listener only this machine can reach: loopback TCP, ipc or inproc. */
+static bool
+is_local(const char *url)
+{
+	return (strncmp(url, "ipc://", 6) == 0 ||
+	        strncmp(url, "inproc://", 9) == 0 ||
+	        strncmp(url, "tcp://127.", 10) == 0 ||
+	        strncmp(url, "tcp://localhost:", 16) == 0 ||
+	        strncmp(url, "tcp://[::1]:", 12) == 0);
+}
+
+/* By default reads are open on loopback only. */
+static bool
+reads_need_token(const config *c)
+{
+	if (c->read_auth != NULL && strcmp(c->read_auth, "auto") != 0) {
+		return (strcmp(c->read_auth, "required") == 0);
+	}
+	for (size_t i = 0; i < c->nurls; i++) {
+		if (!is_local(c->urls[i])) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
+static int
+run_token(config *c, int argc, char **argv)
+{
+	char  err[512];
+	char *path = data_path(c, c->tokens, "tokens");
+	int   rv   = 1;
+
+	if (path == NULL) {
+		fprintf(stderr, "offstatd: out of memory\n");
+		return (1);
+	}
+	if (argc == 1 && strcmp(argv[0], "add") == 0) {
+		char      token[AUTH_TOKEN_LEN + 1];
+		auth_role role =
+		        c->role ? auth_role_parse(c->role) : AUTH_NONE;
+		if (role == AUTH_NONE) {
+			free(path);
+			return (usage_error("token add: give --role %s",
+			                    "reader, writer or admin"));
+		}
+		if (auth_add(path, role, c->label, token, err, sizeof(err)) ==
+		    0) {
+			/* Shown once; the file keeps only its hash. */
+			printf("%s\n", token);
+			memset(token, 0, sizeof(token));
+			rv = 0;
+		}
+	} else if (argc == 1 && strcmp(argv[0], "list") == 0) {
+		rv = auth_list(path, stdout, err, sizeof(err)) == 0 ? 0 : 1;
+	} else if (argc == 2 && strcmp(argv[0], "revoke") == 0) {
+		rv = auth_revoke(path, argv[1], err, sizeof(err)) == 0 ? 0 : 1;
+	} else {
+		free(path);
+		return (usage_error("token: give add, list or revoke ID%s",
+		                    ""));
+	}
+	if (rv != 0) {
+		fprintf(stderr, "offstatd: %s\n", err);
+	}
+	free(path);
+	return (rv);
+}
+
 static int
 run_server(config *c)
 {
@@ -365,7 +470,8 @@ run_server(config *c)
 	sigset_t    sigs;
 	int         sig;
 	char        err[512];
-	server_opts so = {0};
+	server_opts so        = {0};
+	auth       *tokens_db = NULL;
 
 	if (c->nurls == 0) {
 		c->urls[c->nurls++] = DEFAULT_URL;
@@ -378,21 +484,36 @@ run_server(config *c)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	char *tokens = data_path(c, c->tokens, "tokens");
+	if (tokens == NULL ||
+	    auth_open(&tokens_db, tokens, err, sizeof(err)) != 0) {
+		fprintf(stderr, "offstatd: %s\n",
+		        tokens ? err : "out of memory");
+		free(tokens);
+		return (1);
+	}
+	free(tokens);
 	if (open_store(c, &st, &snap) != 0) {
+		auth_close(tokens_db);
 		return (1);
 	}
 	snapshot_publish(snap);
 	handlers_started();
-	so.urls        = c->urls;
-	so.nurls       = c->nurls;
-	so.workers     = c->workers;
-	so.max_request = c->max_request;
+	so.urls             = c->urls;
+	so.nurls            = c->nurls;
+	so.workers          = c->workers;
+	so.max_request      = c->max_request;
+	so.auth             = tokens_db;
+	so.reads_need_token = reads_need_token(c);
 	if (server_start(&srv, &so, err, sizeof(err)) != 0) {
 		fprintf(stderr, "offstatd: %s\n", err);
 		snapshot_clear();
 		store_close(st);
+		auth_close(tokens_db);
 		return (1);
 	}
+	log_info("access", "reads=%s writes=writer-token",
+	         so.reads_need_token ? "reader-token" : "open");
 	{
 		snapshot *cur = snapshot_current();
 		log_info("ready",
@@ -414,6 +535,7 @@ run_server(config *c)
 	server_stop(srv, 5000);
 	snapshot_clear();
 	store_close(st);
+	auth_close(tokens_db);
 	log_info("stopped", "served=%llu", served);
 	return (0);
 }
@@ -424,6 +546,12 @@ main(int argc, char **argv)
 	config c = {0};
 	int    rv;
 
+	if (argc > 1 && strcmp(argv[1], "token") == 0) {
+		if ((rv = parse_args(argc - 1, argv + 1, true, &c)) != 0) {
+			return (rv);
+		}
+		return (run_token(&c, argc - 1 - optind, argv + 1 + optind));
+	}
 	if (argc > 1 && strcmp(argv[1], "import") == 0) {
 		if ((rv = parse_args(argc - 1, argv + 1, true, &c)) != 0) {
 			return (rv);

@@ -85,7 +85,12 @@ answer(worker *w, nng_msg *msg)
 		return;
 	}
 	free(out);
-	if (info.code != OFFSTAT__V1__CODE__OK) {
+	if (info.auth_failed) {
+		/* Never the token itself: only that one was refused. */
+		log_warn("authentication failed",
+		         "method=%s request_id=\"%s\"", info.method,
+		         info.request_id);
+	} else if (info.code != OFFSTAT__V1__CODE__OK) {
 		log_info("request failed",
 		         "method=%s code=%s request_id=\"%s\"", info.method,
 		         dispatch_code_name(info.code), info.request_id);
@@ -150,9 +155,11 @@ server_start(server **out, const server_opts *opts, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return (NNG_ENOMEM);
 	}
-	s->dopts.max_request = opts->max_request ? opts->max_request
-	                                         : RPC_DEFAULT_MAX_REQUEST;
-	s->nworkers          = opts->workers ? opts->workers : DEFAULT_WORKERS;
+	s->dopts.max_request      = opts->max_request ? opts->max_request
+	                                              : RPC_DEFAULT_MAX_REQUEST;
+	s->dopts.auth             = opts->auth;
+	s->dopts.reads_need_token = opts->reads_need_token;
+	s->nworkers = opts->workers ? opts->workers : DEFAULT_WORKERS;
 	if (s->nworkers > MAX_WORKERS) {
 		s->nworkers = MAX_WORKERS;
 	}

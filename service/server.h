@@ -1,6 +1,7 @@
 #ifndef OFFSTAT_SERVER_H
 #define OFFSTAT_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -16,6 +17,8 @@ typedef struct {
 	size_t             nurls;
 	size_t             workers;     /* contexts in flight; 0: default */
 	size_t             max_request; /* bytes; 0: default */
+	struct auth       *auth;        /* tokens, or NULL: none valid */
+	bool               reads_need_token;
 } server_opts;
 
 /* Opens the socket, starts the listeners and the workers. Returns 0, or an

@@ -32,6 +32,7 @@ EXIT_ETIMEDOUT = 6
 EXIT_EPROTO = 8
 EXIT_EBADREQUEST = 23
 EXIT_ENOTFOUND = 25
+EXIT_EUNAUTHENTICATED = 36
 
 ARROW = "\u2192"
 
@@ -122,8 +123,15 @@ class Server:
         else:
             self.url = "ipc://" + os.path.join(self.dir, "offstatd.sock")
         self.log = open(os.path.join(self.dir, "offstatd.log"), "w+")
+        # A real reader token, for the tests that send one: a token that
+        # is sent must be valid even where reads are open.
+        self.token = subprocess.run(
+            [ARGS.offstatd, "token", "add", "--role", "reader",
+             "--data-dir", self.dir], capture_output=True, check=True,
+            text=True, env=clean_env()).stdout.strip()
         self.proc = subprocess.Popen(
-            [ARGS.offstatd, "--listen", self.url, "--db", ":memory:"],
+            [ARGS.offstatd, "--listen", self.url, "--db", ":memory:",
+             "--data-dir", self.dir],
             stdout=self.log, stderr=subprocess.STDOUT, env=clean_env())
         self.stopped = False
         deadline = time.monotonic() + 20
@@ -569,11 +577,14 @@ def test_env():
         offstat("info", env=clean_env(OFFSTAT_URL="ipc:///nonexistent/x"),
                 url=srv.url)
         res = offstat("-v", "info", env=clean_env(OFFSTAT_URL=srv.url,
-                                                  OFFSTAT_TOKEN="s3cret"))
-        check("with a token" in res.err and "s3cret" not in res.err,
+                                                  OFFSTAT_TOKEN=srv.token))
+        check("with a token" in res.err and srv.token not in res.err,
               "-v says a token is sent, never what it is", res)
-        res = offstat("--token", "s3cret", "-v", "info", url=srv.url)
+        res = offstat("--token", srv.token, "-v", "info", url=srv.url)
         check("with a token" in res.err, "--token", res)
+        # A token the service does not know is refused, with its own exit.
+        res = offstat("--token", "s3cret", "info", url=srv.url,
+                      rc=EXIT_EUNAUTHENTICATED)
         res = offstat("--token", "bad\nvalue", "info", url=srv.url,
                       rc=EXIT_USAGE)
 
@@ -582,7 +593,7 @@ def test_client_lib():
     if not ARGS.client_lib:
         raise Skip("no client_lib program given")
     with Server() as srv:
-        proc = subprocess.Popen([ARGS.client_lib, srv.url],
+        proc = subprocess.Popen([ARGS.client_lib, srv.url, srv.token],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         try:

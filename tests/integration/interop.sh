@@ -37,7 +37,7 @@ echo "$out" | grep -q 'code: NOT_FOUND' || fail "unknown area: $out"
 if out=$("$CALL" "$url" Ingest 'open_label: "x"'); then
 	fail "Ingest answered OK"
 fi
-echo "$out" | grep -q 'code: UNIMPLEMENTED' || fail "Ingest: $out"
+echo "$out" | grep -q 'code: UNAUTHENTICATED' || fail "Ingest: $out"
 out=$("$CALL" "$url" RankAreas 'offence: "88A" within: "south west" period { text: "2024/25" }')
 echo "$out" | grep -q 'caution:' || fail "RankAreas: $out"
 

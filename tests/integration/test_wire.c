@@ -161,10 +161,10 @@ test_methods(void **state)
 	            OFFSTAT__V1__CODE__UNIMPLEMENTED);
 	expect_code(call("GetCount", &none.base),
 	            OFFSTAT__V1__CODE__UNIMPLEMENTED);
-	/* Declared in the contract but not built yet. */
+	/* A write without a token is refused before anything else. */
 	Offstat__V1__IngestRequest ing = OFFSTAT__V1__INGEST_REQUEST__INIT;
 	expect_code(call(M("Ingest"), &ing.base),
-	            OFFSTAT__V1__CODE__UNIMPLEMENTED);
+	            OFFSTAT__V1__CODE__UNAUTHENTICATED);
 }
 
 static void

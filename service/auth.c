@@ -1,0 +1,452 @@
+#include "auth.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mbedtls/sha256.h>
+#include <mbedtls/version.h>
+
+#define MAX_TOKENS   4096
+#define ID_LEN       8
+#define SECRET_LEN   64
+#define LINE_MAX_LEN 512
+
+typedef struct {
+	char          id[ID_LEN + 1];
+	auth_role     role;
+	unsigned char hash[32];
+	char          created[32];
+	char          label[128];
+} entry;
+
+struct auth {
+	char           *path;
+	pthread_mutex_t lock;
+	entry          *tokens;
+	size_t          ntokens;
+	struct timespec mtime;
+	time_t          checked;
+	atomic_ullong   failures;
+};
+
+static const char *const role_names[] = {"none", "reader", "writer", "admin"};
+
+auth_role
+auth_role_parse(const char *s)
+{
+	for (int i = AUTH_READER; i <= AUTH_ADMIN; i++) {
+		if (strcmp(s, role_names[i]) == 0) {
+			return ((auth_role)i);
+		}
+	}
+	return (AUTH_NONE);
+}
+
+const char *
+auth_role_name(auth_role r)
+{
+	return (r >= AUTH_NONE && r <= AUTH_ADMIN ? role_names[r] : "?");
+}
+
+static void
+sha256(const char *s, unsigned char out[32])
+{
+	/* mbedtls 3 (the container's) renamed the 2.x _ret functions. */
+#if MBEDTLS_VERSION_MAJOR >= 3
+	(void)mbedtls_sha256((const unsigned char *)s, strlen(s), out, 0);
+#else
+	(void)mbedtls_sha256_ret((const unsigned char *)s, strlen(s), out, 0);
+#endif
+}
+
+static int
+unhex(const char *s, unsigned char *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned v = 0;
+		for (int k = 0; k < 2; k++) {
+			char c = s[2 * i + k];
+			v <<= 4;
+			if (c >= '0' && c <= '9') {
+				v |= (unsigned)(c - '0');
+			} else if (c >= 'a' && c <= 'f') {
+				v |= (unsigned)(c - 'a' + 10);
+			} else {
+				return (-1);
+			}
+		}
+		out[i] = (unsigned char)v;
+	}
+	return (s[2 * n] == '\0' ? 0 : -1);
+}
+
+static void
+tohex(const unsigned char *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i]     = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static bool
+is_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f'))) {
+			return (false);
+		}
+	}
+	return (true);
+}
+
+/* Reads the whole file; a missing file is an empty list. */
+static int
+load(const char *path, entry **out, size_t *n, char *err, size_t errlen)
+{
+	FILE    *f = fopen(path, "r");
+	char     line[LINE_MAX_LEN];
+	unsigned lineno = 0;
+	entry   *v      = NULL;
+	size_t   cap    = 0;
+
+	*out = NULL;
+	*n   = 0;
+	if (f == NULL) {
+		if (errno == ENOENT) {
+			return (0);
+		}
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return (-1);
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *save = NULL, *id, *role, *hash, *created, *label;
+		lineno++;
+		if (line[0] == '#' || line[0] == '\n') {
+			continue;
+		}
+		line[strcspn(line, "\n")] = '\0';
+		id                        = strtok_r(line, " \t", &save);
+		role                      = strtok_r(NULL, " \t", &save);
+		hash                      = strtok_r(NULL, " \t", &save);
+		created                   = strtok_r(NULL, " \t", &save);
+		label                     = strtok_r(NULL, "", &save);
+		if (id == NULL || strlen(id) != ID_LEN ||
+		    !is_hex(id, ID_LEN) || role == NULL ||
+		    auth_role_parse(role) == AUTH_NONE || hash == NULL ||
+		    created == NULL || *n >= MAX_TOKENS) {
+			snprintf(err, errlen,
+			         "%s line %u: not 'id role hash "
+			         "created [label]'",
+			         path, lineno);
+			goto fail;
+		}
+		if (*n == cap) {
+			cap      = cap ? cap * 2 : 16;
+			entry *w = realloc(v, cap * sizeof(*v));
+			if (w == NULL) {
+				snprintf(err, errlen, "out of memory");
+				goto fail;
+			}
+			v = w;
+		}
+		entry *e = &v[*n];
+		memset(e, 0, sizeof(*e));
+		if (unhex(hash, e->hash, 32) != 0) {
+			snprintf(err, errlen, "%s line %u: bad hash", path,
+			         lineno);
+			goto fail;
+		}
+		snprintf(e->id, sizeof(e->id), "%s", id);
+		e->role = auth_role_parse(role);
+		snprintf(e->created, sizeof(e->created), "%s", created);
+		snprintf(e->label, sizeof(e->label), "%s",
+		         label != NULL ? label : "");
+		(*n)++;
+	}
+	fclose(f);
+	*out = v;
+	return (0);
+fail:
+	fclose(f);
+	free(v);
+	*n = 0;
+	return (-1);
+}
+
+int
+auth_open(auth **out, const char *path, char *err, size_t errlen)
+{
+	auth       *a = calloc(1, sizeof(*a));
+	struct stat st;
+
+	if (a == NULL || (a->path = strdup(path)) == NULL) {
+		free(a);
+		snprintf(err, errlen, "out of memory");
+		return (-1);
+	}
+	pthread_mutex_init(&a->lock, NULL);
+	atomic_init(&a->failures, 0);
+	if (load(path, &a->tokens, &a->ntokens, err, errlen) != 0) {
+		auth_close(a);
+		return (-1);
+	}
+	if (stat(path, &st) == 0) {
+		a->mtime = st.st_mtim;
+	}
+	a->checked = time(NULL);
+	*out       = a;
+	return (0);
+}
+
+void
+auth_close(auth *a)
+{
+	if (a == NULL) {
+		return;
+	}
+	pthread_mutex_destroy(&a->lock);
+	free(a->tokens);
+	free(a->path);
+	free(a);
+}
+
+/* Re-reads the file when it changed; keeps the old list if it is bad. */
+static void
+refresh(auth *a)
+{
+	struct stat st;
+	time_t      now = time(NULL);
+	entry      *v;
+	size_t      n;
+	char        err[256];
+
+	if (now == a->checked) {
+		return;
+	}
+	a->checked = now;
+	if (stat(a->path, &st) != 0) {
+		st.st_mtim.tv_sec = st.st_mtim.tv_nsec = 0;
+	}
+	if (st.st_mtim.tv_sec == a->mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == a->mtime.tv_nsec) {
+		return;
+	}
+	if (load(a->path, &v, &n, err, sizeof(err)) == 0) {
+		free(a->tokens);
+		a->tokens  = v;
+		a->ntokens = n;
+		a->mtime   = st.st_mtim;
+	}
+}
+
+static bool
+same_hash(const unsigned char *x, const unsigned char *y)
+{
+	/* Every byte is compared, so the time does not tell how many
+	 * matched. */
+	volatile unsigned char d = 0;
+	for (size_t i = 0; i < 32; i++) {
+		d |= (unsigned char)(x[i] ^ y[i]);
+	}
+	return (d == 0);
+}
+
+int
+auth_check(auth *a, const char *authorization)
+{
+	const char   *tok;
+	unsigned char h[32];
+	char          id[ID_LEN + 1];
+	int           role = AUTH_INVALID;
+
+	if (authorization == NULL || authorization[0] == '\0') {
+		return (AUTH_MISSING);
+	}
+	if (strncasecmp(authorization, "Bearer ", 7) != 0) {
+		atomic_fetch_add(&a->failures, 1);
+		return (AUTH_INVALID);
+	}
+	tok = authorization + 7;
+	if (strlen(tok) != AUTH_TOKEN_LEN || strncmp(tok, "ost_", 4) != 0 ||
+	    tok[4 + ID_LEN] != '_' || !is_hex(tok + 4, ID_LEN) ||
+	    !is_hex(tok + 5 + ID_LEN, SECRET_LEN)) {
+		atomic_fetch_add(&a->failures, 1);
+		return (AUTH_INVALID);
+	}
+	memcpy(id, tok + 4, ID_LEN);
+	id[ID_LEN] = '\0';
+	sha256(tok, h);
+	pthread_mutex_lock(&a->lock);
+	refresh(a);
+	for (size_t i = 0; i < a->ntokens; i++) {
+		if (strcmp(a->tokens[i].id, id) == 0 &&
+		    same_hash(a->tokens[i].hash, h)) {
+			role = (int)a->tokens[i].role;
+		}
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (role == AUTH_INVALID) {
+		atomic_fetch_add(&a->failures, 1);
+	}
+	return (role);
+}
+
+unsigned long long
+auth_failures(const auth *a)
+{
+	return (atomic_load(&((auth *)a)->failures));
+}
+
+/* Writes the list to path atomically: a temporary file, then rename. */
+static int
+save(const char *path, const entry *v, size_t n, char *err, size_t errlen)
+{
+	char  tmp[4096];
+	char  hex[65];
+	FILE *f;
+	int   fd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >=
+	    (int)sizeof(tmp)) {
+		snprintf(err, errlen, "path too long");
+		return (-1);
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 ||
+	    (f = fdopen(fd, "w")) == NULL) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+		}
+		return (-1);
+	}
+	fprintf(f, "# offstat tokens: id role sha256 created label\n");
+	for (size_t i = 0; i < n; i++) {
+		tohex(v[i].hash, 32, hex);
+		fprintf(f, "%s %s %s %s %s\n", v[i].id,
+		        auth_role_name(v[i].role), hex, v[i].created,
+		        v[i].label);
+	}
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		return (-1);
+	}
+	if (rename(tmp, path) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		return (-1);
+	}
+	return (0);
+}
+
+int
+auth_add(const char *path, auth_role role, const char *label, char *token,
+         char *err, size_t errlen)
+{
+	unsigned char rnd[4 + SECRET_LEN / 2];
+	char          idhex[ID_LEN + 1], secret[SECRET_LEN + 1];
+	entry        *v;
+	size_t        n;
+	struct tm     tm;
+	time_t        now = time(NULL);
+
+	if (role == AUTH_NONE) {
+		snprintf(err, errlen,
+		         "a token needs a role: reader, writer "
+		         "or admin");
+		return (-1);
+	}
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		snprintf(err, errlen, "no random numbers: %s",
+		         strerror(errno));
+		return (-1);
+	}
+	if (load(path, &v, &n, err, errlen) != 0) {
+		return (-1);
+	}
+	entry *w = realloc(v, (n + 1) * sizeof(*v));
+	if (w == NULL) {
+		free(v);
+		snprintf(err, errlen, "out of memory");
+		return (-1);
+	}
+	v = w;
+	tohex(rnd, 4, idhex);
+	tohex(rnd + 4, SECRET_LEN / 2, secret);
+	snprintf(token, AUTH_TOKEN_LEN + 1, "ost_%s_%s", idhex, secret);
+	entry *e = &v[n];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->id, sizeof(e->id), "%s", idhex);
+	e->role = role;
+	sha256(token, e->hash);
+	gmtime_r(&now, &tm);
+	strftime(e->created, sizeof(e->created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* Labels are one line of printable text. */
+	size_t k = 0;
+	for (const char *p = label ? label : "";
+	     *p && k + 1 < sizeof(e->label); p++) {
+		e->label[k++] = (*p >= 0x20 && *p != 0x7f) ? *p : ' ';
+	}
+	int rv = save(path, v, n + 1, err, errlen);
+	free(v);
+	if (rv != 0) {
+		memset(token, 0, AUTH_TOKEN_LEN + 1);
+	}
+	return (rv);
+}
+
+int
+auth_list(const char *path, FILE *out, char *err, size_t errlen)
+{
+	entry *v;
+	size_t n;
+	if (load(path, &v, &n, err, errlen) != 0) {
+		return (-1);
+	}
+	fprintf(out, "%-8s  %-6s  %-20s  %s\n", "ID", "ROLE", "CREATED",
+	        "LABEL");
+	for (size_t i = 0; i < n; i++) {
+		fprintf(out, "%-8s  %-6s  %-20s  %s\n", v[i].id,
+		        auth_role_name(v[i].role), v[i].created, v[i].label);
+	}
+	free(v);
+	return (0);
+}
+
+int
+auth_revoke(const char *path, const char *id, char *err, size_t errlen)
+{
+	entry *v;
+	size_t n, k = 0;
+	if (load(path, &v, &n, err, errlen) != 0) {
+		return (-1);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v[i].id, id) != 0) {
+			v[k++] = v[i];
+		}
+	}
+	if (k == n) {
+		free(v);
+		snprintf(err, errlen, "no token with id '%s'", id);
+		return (-1);
+	}
+	int rv = save(path, v, k, err, errlen);
+	free(v);
+	return (rv);
+}

@@ -1,0 +1,63 @@
+#ifndef OFFSTAT_AUTH_H
+#define OFFSTAT_AUTH_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/*
+ * Bearer tokens with roles, kept hashed (SHA-256) in a file the operator
+ * manages with `offstatd token add|list|revoke`. A token is shown once, when
+ * it is made; the file holds only its id, role, hash, creation time and a
+ * label. Nothing here logs or returns a token or a hash.
+ *
+ * Token format: "ost_" + 8 hex digits of id + "_" + 64 hex digits of
+ * secret. File format: one token per line, "id role sha256 created label",
+ * '#' starts a comment.
+ */
+typedef enum {
+	AUTH_NONE   = 0,
+	AUTH_READER = 1,
+	AUTH_WRITER = 2,
+	AUTH_ADMIN  = 3,
+} auth_role;
+
+/* auth_check's answers besides a role. */
+#define AUTH_MISSING (-1) /* no authorization metadata */
+#define AUTH_INVALID (-2) /* malformed, unknown or revoked token */
+
+typedef struct auth auth;
+
+/* Loads the tokens file at path (a missing file holds no tokens). Returns
+ * 0, or -1 with err set when the file is unreadable or malformed. */
+int auth_open(auth **out, const char *path, char *err, size_t errlen);
+/* Accepts NULL. */
+void auth_close(auth *a);
+/*
+ * Checks an authorization metadata value ("Bearer <token>", NULL when
+ * absent). Returns the token's role, AUTH_MISSING or AUTH_INVALID. The hash
+ * comparison takes the same time whatever the token. Re-reads the file when
+ * it changed (at most once a second), so tokens added or revoked while the
+ * service runs take effect. Safe from several threads.
+ */
+int auth_check(auth *a, const char *authorization);
+/* Failed checks (AUTH_INVALID) so far. */
+unsigned long long auth_failures(const auth *a);
+
+/* Parses "reader", "writer" or "admin"; AUTH_NONE when unknown. */
+auth_role   auth_role_parse(const char *s);
+const char *auth_role_name(auth_role r);
+
+/*
+ * Makes a token with role and label, adds its hash to the file at path
+ * (created with mode 0600 when missing; replaced atomically) and writes the
+ * token (shown once) into token (at least AUTH_TOKEN_LEN + 1 bytes).
+ */
+#define AUTH_TOKEN_LEN 77
+int auth_add(const char *path, auth_role role, const char *label, char *token,
+             char *err, size_t errlen);
+/* Prints id, role, creation time and label of every token to out. */
+int auth_list(const char *path, FILE *out, char *err, size_t errlen);
+/* Removes the token with this id; -1 with err when there is none. */
+int auth_revoke(const char *path, const char *id, char *err, size_t errlen);
+
+#endif
