@@ -72,8 +72,11 @@ client(void *arg)
 		atomic_fetch_add(&transport, 1);
 		return (NULL);
 	}
-	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 3000);
-	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 3000);
+	/* Generous while every call must succeed (a loaded CI machine is
+	 * slow); short once the service is being stopped. */
+	int ms = atomic_load(&stop_on_error) ? 3000 : 30000;
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, ms);
+	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, ms);
 	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, 1 << 20);
 	if (nng_dial(s, srv.url, NULL, 0) != 0) {
 		atomic_fetch_add(&transport, 1);
