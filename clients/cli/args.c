@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,13 @@ enum opt_id {
 	OPT_TO,
 	OPT_QUARTERLY,
 	OPT_WITH,
+	OPT_CONFIDENCE,
+	OPT_BY,
+	OPT_BASE,
+	OPT_WITHIN,
+	OPT_LIMIT,
+	OPT_CHART,
+	OPT_SVG,
 	OPT_COUNT_ /* Not an option: how many there are. */
 };
 
@@ -60,27 +68,48 @@ static const struct option options[] = {
         {OPT_HELP, 'h', "help", NULL, 0,
          "show this help (or a command's) and exit"},
         {OPT_VERSION, 'V', "version", NULL, 0, "show the version and exit"},
-        {OPT_KIND, 0, "kind", "KIND", CLI_CMD_AREAS,
+        {OPT_KIND, 0, "kind", "KIND", CLI_CMD_AREAS | CLI_CMD_RANK,
          "only areas of this kind: force, region, country, group, nation "
-         "or body"},
+         "or body (rank: force, the default, region or country)"},
         {OPT_PARENT, 0, "parent", "AREA", CLI_CMD_AREAS,
          "only areas inside this one (code or name)"},
         {OPT_GROUP, 0, "group", "GROUP", CLI_CMD_OFFENCES,
          "only offences of this offence group, e.g. 'sexual offences'"},
         {OPT_SOURCE, 0, "source", "ID",
-         CLI_CMD_COUNT | CLI_CMD_SERIES | CLI_CMD_COMPARE,
+         CLI_CMD_COUNT | CLI_CMD_SERIES | CLI_CMD_COMPARE | CLI_CMD_RANK |
+                 CLI_CMD_CHART,
          "only figures from this source (see 'offstat sources')"},
-        {OPT_FROM, 0, "from", "PERIOD", CLI_CMD_SERIES | CLI_CMD_COMPARE,
-         "first period (series: default the earliest with data); the "
-         "base period of a comparison"},
-        {OPT_TO, 0, "to", "PERIOD", CLI_CMD_SERIES | CLI_CMD_COMPARE,
-         "last period (series: default the latest with data); the end "
-         "period of a comparison"},
-        {OPT_QUARTERLY, 0, "quarterly", NULL, CLI_CMD_SERIES,
+        {OPT_FROM, 0, "from", "PERIOD",
+         CLI_CMD_SERIES | CLI_CMD_COMPARE | CLI_CMD_CHART,
+         "first period (series, chart: default the earliest with data); "
+         "the base period of a comparison"},
+        {OPT_TO, 0, "to", "PERIOD",
+         CLI_CMD_SERIES | CLI_CMD_COMPARE | CLI_CMD_CHART,
+         "last period (series, chart: default the latest with data); the "
+         "end period of a comparison"},
+        {OPT_QUARTERLY, 0, "quarterly", NULL, CLI_CMD_SERIES | CLI_CMD_CHART,
          "one point per quarter instead of per year"},
-        {OPT_WITH, 0, "with", "AREA", CLI_CMD_COMPARE,
-         "compare with this area (repeatable, at most 16; default: the "
-         "areas the subject sums into)"},
+        {OPT_WITH, 0, "with", "AREA", CLI_CMD_COMPARE | CLI_CMD_CHART,
+         "compare with this area (repeatable, at most 16; default: "
+         "compare, the areas the subject sums into; chart, its region and "
+         "country)"},
+        {OPT_CONFIDENCE, 0, "confidence", "LEVEL",
+         CLI_CMD_COMPARE | CLI_CMD_RANK,
+         "confidence level of intervals, tests and verdicts: 0.5 to 0.999, "
+         "or a percentage such as 99% (default 0.95)"},
+        {OPT_BY, 0, "by", "ORDER", CLI_CMD_RANK,
+         "rank by count (the default), rate (per 100,000 people), rate-u18 "
+         "(per 100,000 under-18s) or change (from --base to PERIOD)"},
+        {OPT_BASE, 0, "base", "PERIOD", CLI_CMD_RANK,
+         "the earlier period of a ranking by change"},
+        {OPT_WITHIN, 0, "within", "AREA", CLI_CMD_RANK,
+         "only areas inside this region or country (code or name)"},
+        {OPT_LIMIT, 0, "limit", "N", CLI_CMD_RANK,
+         "only the first N areas (default: all)"},
+        {OPT_CHART, 0, "chart", NULL, CLI_CMD_SERIES,
+         "draw the series as bars as wide as the terminal ($COLUMNS)"},
+        {OPT_SVG, 0, "svg", "FILE", CLI_CMD_CHART,
+         "write the SVG chart to FILE ('-' for stdout)"},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -130,9 +159,12 @@ command_synopsis(struct buf *b, const struct cli_command *cmd)
 		if ((o->commands & cmd->bit) == 0) {
 			continue;
 		}
-		/* compare cannot do without its periods. */
-		bool required = cmd->bit == CLI_CMD_COMPARE &&
-		                (o->id == OPT_FROM || o->id == OPT_TO);
+		/* compare cannot do without its periods, chart without its
+		 * file. */
+		bool required =
+		        (cmd->bit == CLI_CMD_COMPARE &&
+		         (o->id == OPT_FROM || o->id == OPT_TO)) ||
+		        (cmd->bit == CLI_CMD_CHART && o->id == OPT_SVG);
 		buf_printf(b, required ? " --%s" : " [--%s", o->long_name);
 		if (o->arg != NULL) {
 			buf_printf(b, " %s", o->arg);
@@ -149,17 +181,21 @@ command_synopsis(struct buf *b, const struct cli_command *cmd)
 static void
 print_wrapped(FILE *f, const char *text, int col, int indent)
 {
+	bool first = true; /* No word on this line yet. */
+
 	while (*text != '\0') {
 		int len = (int)strcspn(text, " ");
-		if (col > indent && col + 1 + len > HELP_WIDTH) {
+		if (!first && col + 1 + len > HELP_WIDTH) {
 			fprintf(f, "\n%*s", indent, "");
-			col = indent;
-		} else if (col > indent) {
+			col   = indent;
+			first = true;
+		} else if (!first) {
 			fputc(' ', f);
 			col++;
 		}
 		fprintf(f, "%.*s", len, text);
 		col += len;
+		first = false;
 		text += len;
 		text += strspn(text, " ");
 	}
@@ -300,11 +336,55 @@ parse_timeout(const char *s, int *ms)
 	return (0);
 }
 
+/* "0.99" or "99%": a level strictly between 0 and 1. */
+static int
+parse_confidence(const char *s, double *level)
+{
+	char  *end;
+	double v;
+
+	errno = 0;
+	v     = strtod(s, &end);
+	if (end == s || errno != 0) {
+		return (-1);
+	}
+	if (strcmp(end, "%") == 0) {
+		v /= 100;
+	} else if (*end != '\0') {
+		return (-1);
+	}
+	if (!(v > 0 && v < 1)) {
+		return (-1);
+	}
+	*level = v;
+	return (0);
+}
+
+/* A positive count, as the service's uint32 field takes it. */
+static int
+parse_limit(const char *s, unsigned *n)
+{
+	char         *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9') {
+		return (-1);
+	}
+	errno = 0;
+	v     = strtoul(s, &end, 10);
+	if (*end != '\0' || errno != 0 || v == 0 || v > UINT32_MAX) {
+		return (-1);
+	}
+	*n = (unsigned)v;
+	return (0);
+}
+
 static int
 apply(struct cli *cli, const struct option *o, const char *value,
       const char *spelled)
 {
 	offstat_area_kind kind;
+	offstat_rank_by   by;
 
 	switch (o->id) {
 	case OPT_URL:
@@ -384,6 +464,44 @@ apply(struct cli *cli, const struct option *o, const char *value,
 		}
 		cli->with[cli->n_with++] = value;
 		break;
+	case OPT_CONFIDENCE:
+		if (parse_confidence(value, &cli->confidence) != 0) {
+			return (cli_usage_error("bad confidence level '%s' "
+			                        "(e.g. 0.99 or 99%%)",
+			                        value));
+		}
+		break;
+	case OPT_BY:
+		if (offstat_rank_by_parse(&by, value) != OFFSTAT_OK) {
+			return (cli_usage_error("unknown ranking '%s' (count, "
+			                        "rate, rate-u18 or change)",
+			                        value));
+		}
+		cli->by = value;
+		break;
+	case OPT_BASE:
+		cli->base = value;
+		break;
+	case OPT_WITHIN:
+		cli->within = value;
+		break;
+	case OPT_LIMIT:
+		if (parse_limit(value, &cli->limit) != 0) {
+			return (cli_usage_error("bad limit '%s' (a whole "
+			                        "number above 0)",
+			                        value));
+		}
+		break;
+	case OPT_CHART:
+		cli->chart = true;
+		break;
+	case OPT_SVG:
+		if (value[0] == '\0') {
+			return (cli_usage_error("%s needs a file name",
+			                        spelled));
+		}
+		cli->svg = value;
+		break;
 	case OPT_COUNT_:
 		break;
 	}
@@ -407,6 +525,38 @@ positional(struct cli *cli, const char *arg)
 		                        cli->command->name, arg));
 	}
 	cli->args[cli->n_args++] = arg;
+	return (0);
+}
+
+/* Options that make sense only together, or not together. */
+static int
+check_combinations(const struct cli *cli)
+{
+	offstat_rank_by by = OFFSTAT_RANK_COUNT;
+
+	if (cli->by != NULL) {
+		offstat_rank_by_parse(&by, cli->by);
+	}
+	if (cli->command->bit == CLI_CMD_RANK) {
+		if (by == OFFSTAT_RANK_CHANGE && cli->base == NULL) {
+			return (cli_usage_error(
+			        "rank --by change needs --base "
+			        "PERIOD, the earlier period"));
+		}
+		if (by != OFFSTAT_RANK_CHANGE && cli->base != NULL) {
+			return (cli_usage_error("--base applies only to rank "
+			                        "--by change"));
+		}
+	}
+	if (cli->command->bit == CLI_CMD_CHART && cli->svg == NULL) {
+		return (cli_usage_error("chart needs --svg FILE"));
+	}
+	/* Bars are for people; machines get the numbers. */
+	if (cli->chart && cli->format_set && cli->format != CLI_TABLE) {
+		return (cli_usage_error(
+		        "--chart draws for a terminal; it does "
+		        "not combine with -o json or csv"));
+	}
 	return (0);
 }
 
@@ -519,5 +669,5 @@ cli_parse(struct cli *cli, int argc, char **argv)
 		return (cli_usage_error("compare needs --from PERIOD and --to "
 		                        "PERIOD"));
 	}
-	return (0);
+	return (check_combinations(cli));
 }

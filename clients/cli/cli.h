@@ -6,6 +6,7 @@
  * args.c     the option table, which drives parsing and --help;
  * commands.c one function per command: call liboffstat, report, write;
  * output.c   how each result looks as a table, JSON or CSV;
+ * chart.c    charts: bars in the terminal, SVG line charts in a file;
  * writers.c  the formats: aligned tables, JSON and CSV writers;
  * main.c     the order of things and the exit code.
  */
@@ -62,6 +63,13 @@ struct cli {
 	bool        quarterly;
 	const char *with[CLI_MAX_WITH];
 	size_t      n_with;
+	double      confidence; /* 0: the service's default (0.95). */
+	const char *by;         /* rank: count, rate, rate-u18, change. */
+	const char *base;       /* rank --by change: the earlier period. */
+	const char *within;     /* rank: only areas inside this one. */
+	unsigned    limit;      /* rank: 0 for all. */
+	bool        chart;      /* series: bars instead of a table. */
+	const char *svg;        /* chart: the file to write; "-" stdout. */
 };
 
 /* Command bits, so that an option can say which commands take it. */
@@ -73,6 +81,8 @@ enum {
 	CLI_CMD_COUNT    = 1u << 4,
 	CLI_CMD_SERIES   = 1u << 5,
 	CLI_CMD_COMPARE  = 1u << 6,
+	CLI_CMD_RANK     = 1u << 7,
+	CLI_CMD_CHART    = 1u << 8,
 };
 
 /* A command: its name, how it is called and what runs it. */
@@ -119,6 +129,38 @@ int out_count(enum cli_format format, const offstat_count *r);
 int out_series(enum cli_format format, const offstat_series *r,
                bool quarterly);
 int out_comparison(enum cli_format format, const offstat_comparison *r);
+int out_ranking(enum cli_format format, const offstat_ranking *r,
+                const char *within);
+
+/* output.c: pieces the charts share with the tables. */
+void out_heading(FILE *f, const offstat_area *a, const offstat_offence *o,
+                 const char *extra);
+void out_legend(FILE *f, const offstat_source *s, size_t n);
+void out_release(FILE *f, const char *release);
+void out_para(FILE *f, const char *text, int indent); /* Wrapped at 79. */
+
+/* ---- chart.c ------------------------------------------------------------ */
+
+/* The series as horizontal bars on stdout, as wide as the terminal
+ * ($COLUMNS, else the terminal's width, else 80). Returns 0 or
+ * OFFSTAT_ENOMEM. */
+int chart_bars(const offstat_series *r, bool quarterly);
+
+/*
+ * Writes to f an SVG line chart of lines[0] (the subject) and the
+ * comparators after it, one series each over the same periods: the rate
+ * per 100,000 people when every line's population is known, else counts,
+ * with interval bands, the series break, small numbers, a legend and the
+ * sources. *rates says which was plotted, *bands whether every plotted
+ * point has its band. Returns 0 or OFFSTAT_ENOMEM.
+ */
+int chart_svg(FILE *f, offstat_series *const *lines, size_t n_lines,
+              bool quarterly, bool *rates, bool *bands);
+
+/* What chart_svg wrote to file, in the format asked for, on stdout. */
+int out_chart(enum cli_format format, const char *file,
+              offstat_series *const *lines, size_t n_lines, bool rates,
+              bool bands);
 
 /* ---- writers.c: the formats themselves ---------------------------------- */
 
@@ -141,8 +183,16 @@ void        buf_reset(struct buf *b);
 void        buf_free(struct buf *b);
 
 /* Text for values shared by the formats. */
-void        fmt_flags(struct buf *b, unsigned flags, const char *sep);
-void        fmt_double(char *out, size_t n, double d); /* Round-trips. */
+void   fmt_flags(struct buf *b, unsigned flags, const char *sep);
+void   fmt_double(char *out, size_t n, double d); /* Round-trips. */
+void   fmt_fixed(char *out, size_t n, double d, int decimals); /* inf */
+void   fmt_p_value(char *out, size_t n, double p);
+void   fmt_level(char *out, size_t n, double confidence); /* "95%" */
+size_t text_width(const char *s);             /* Code points of UTF-8. */
+size_t text_width_n(const char *s, size_t n); /* Of n bytes. */
+/* The length of the well-formed UTF-8 sequence at s, else 0 (also at the
+ * terminating NUL). */
+size_t      utf8_len(const unsigned char *s);
 void        fmt_period_year(char *out, size_t n, unsigned year);
 const char *fmt_coverage_method(int method);
 const char *fmt_period_kind(int kind);
@@ -190,6 +240,7 @@ struct csv {
 void csv_init(struct csv *c, FILE *f);
 void csv_field(struct csv *c, const char *s);
 void csv_uint(struct csv *c, unsigned long long v);
+void csv_double(struct csv *c, bool known, double d); /* "" unknown. */
 void csv_end_row(struct csv *c);
 
 #endif

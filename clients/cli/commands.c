@@ -1,5 +1,7 @@
 /* One function per command: call liboffstat, then write the result as a
  * table, JSON or CSV. */
+#include <errno.h>
+#include <string.h>
 #include <time.h>
 
 #include "cli.h"
@@ -172,7 +174,11 @@ run_series(struct cli *cli, offstat_client *client)
 		return (rv);
 	}
 
-	rv = out_series(cli->format, r, cli->quarterly);
+	if (cli->chart) {
+		rv = chart_bars(r, cli->quarterly);
+	} else {
+		rv = out_series(cli->format, r, cli->quarterly);
+	}
 	offstat_series_free(r);
 	offstat_status_clear(&st);
 	return (rv);
@@ -188,9 +194,9 @@ run_compare(struct cli *cli, offstat_client *client)
 	double              start = now_ms();
 	int                 rv;
 
-	rv = offstat_compare_trend(&r, client, cli->args[0], cli->args[1],
-	                           cli->from, cli->to, cli->with, cli->n_with,
-	                           cli->source, &st);
+	rv = offstat_compare_trend_ex(
+	        &r, client, cli->args[0], cli->args[1], cli->from, cli->to,
+	        cli->with, cli->n_with, cli->source, cli->confidence, &st);
 	report_call(cli, "CompareTrend", start, &st);
 	if (rv != OFFSTAT_OK) {
 		rv = cli_fail(cli, rv, &st);
@@ -200,6 +206,162 @@ run_compare(struct cli *cli, offstat_client *client)
 
 	rv = out_comparison(cli->format, r);
 	offstat_comparison_free(r);
+	offstat_status_clear(&st);
+	return (rv);
+}
+
+/* ---- rank --------------------------------------------------------------- */
+
+static int
+run_rank(struct cli *cli, offstat_client *client)
+{
+	offstat_status    st   = OFFSTAT_STATUS_INIT;
+	offstat_area_kind kind = OFFSTAT_AREA_FORCE;
+	offstat_rank_by   by   = OFFSTAT_RANK_COUNT;
+	offstat_ranking  *r;
+	double            start = now_ms();
+	int               rv;
+
+	if (cli->kind != NULL) {
+		offstat_area_kind_parse(&kind, cli->kind);
+	}
+	if (cli->by != NULL) {
+		offstat_rank_by_parse(&by, cli->by);
+	}
+	rv = offstat_rank_areas(&r, client, cli->args[0], cli->args[1], by,
+	                        cli->base, kind, cli->within, cli->limit,
+	                        cli->confidence, cli->source, &st);
+	report_call(cli, "RankAreas", start, &st);
+	if (rv != OFFSTAT_OK) {
+		rv = cli_fail(cli, rv, &st);
+		offstat_status_clear(&st);
+		return (rv);
+	}
+
+	rv = out_ranking(cli->format, r, cli->within);
+	offstat_ranking_free(r);
+	offstat_status_clear(&st);
+	return (rv);
+}
+
+/* ---- chart -------------------------------------------------------------- */
+
+/* Adds code to the comparators unless it is empty or already there. */
+static void
+add_comparator(const char **with, size_t *n, const char *code,
+               const char *subject)
+{
+	if (code[0] == '\0' || strcmp(code, subject) == 0 ||
+	    *n == CLI_MAX_WITH) {
+		return;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		if (strcmp(with[i], code) == 0) {
+			return;
+		}
+	}
+	with[(*n)++] = code;
+}
+
+/* Writes the chart to cli->svg and says on stdout what it plotted. */
+static int
+write_chart(struct cli *cli, offstat_series *const *lines, size_t n)
+{
+	FILE *f;
+	bool  to_stdout = strcmp(cli->svg, "-") == 0;
+	bool  rates     = false;
+	bool  bands     = false;
+	int   rv;
+
+	if (to_stdout) {
+		f = stdout;
+	} else if ((f = fopen(cli->svg, "w")) == NULL) {
+		cli_note(cli, "cannot write %s: %s", cli->svg,
+		         strerror(errno));
+		return (CLI_EXIT_FAILURE);
+	}
+	rv = chart_svg(f, lines, n, cli->quarterly, &rates, &bands);
+	if (to_stdout) {
+		return (rv);
+	}
+	if (ferror(f) != 0 && rv == 0) {
+		rv = CLI_EXIT_FAILURE;
+	}
+	if (fclose(f) != 0 && rv == 0) {
+		rv = CLI_EXIT_FAILURE;
+	}
+	if (rv != 0) {
+		/* A chart cut short (a full disk, no memory) is no chart. */
+		if (rv == CLI_EXIT_FAILURE) {
+			cli_note(cli, "cannot write %s", cli->svg);
+		}
+		remove(cli->svg);
+		return (rv);
+	}
+	return (out_chart(cli->format, cli->svg, lines, n, rates, bands));
+}
+
+static int
+run_chart(struct cli *cli, offstat_client *client)
+{
+	offstat_status      st = OFFSTAT_STATUS_INIT;
+	offstat_granularity gran =
+	        cli->quarterly ? OFFSTAT_QUARTERLY : OFFSTAT_YEARLY;
+	offstat_series *lines[1 + CLI_MAX_WITH];
+	const char     *with[CLI_MAX_WITH];
+	size_t          n_with = 0;
+	size_t          n      = 0;
+	double          start  = now_ms();
+	const char     *from;
+	const char     *to;
+	int             rv;
+
+	rv = offstat_get_series(&lines[0], client, cli->args[0], cli->args[1],
+	                        cli->from, cli->to, gran, cli->source, &st);
+	report_call(cli, "GetSeries", start, &st);
+	if (rv != OFFSTAT_OK) {
+		goto done;
+	}
+	n = 1;
+	if (cli->n_with > 0) {
+		for (size_t i = 0; i < cli->n_with; i++) {
+			with[n_with++] = cli->with[i];
+		}
+	} else {
+		/* Like compare: the subject's region and its country. */
+		add_comparator(with, &n_with, lines[0]->area.region_code,
+		               lines[0]->area.code);
+		add_comparator(with, &n_with, lines[0]->area.country_code,
+		               lines[0]->area.code);
+	}
+	/* Every line over the periods the subject's series resolved to. */
+	from = cli->from;
+	to   = cli->to;
+	if (lines[0]->n_points > 0) {
+		from = lines[0]->points[0].period.text;
+		to   = lines[0]->points[lines[0]->n_points - 1].period.text;
+	}
+	for (size_t i = 0; i < n_with; i++) {
+		start = now_ms();
+		rv    = offstat_get_series(&lines[n], client, with[i],
+		                           cli->args[1], from, to, gran,
+		                           cli->source, &st);
+		report_call(cli, "GetSeries", start, &st);
+		if (rv != OFFSTAT_OK) {
+			goto done;
+		}
+		n++;
+	}
+
+done:
+	if (rv == OFFSTAT_OK) {
+		rv = write_chart(cli, lines, n);
+	} else {
+		rv = cli_fail(cli, rv, &st);
+	}
+	for (size_t i = 0; i < n; i++) {
+		offstat_series_free(lines[i]);
+	}
 	offstat_status_clear(&st);
 	return (rv);
 }
@@ -224,8 +386,17 @@ const struct cli_command cli_commands[] = {
          2, 2, CLI_CMD_SERIES, run_series},
         {"compare", "AREA OFFENCE",
          "how an area's figure changed between two periods, beside its "
-         "region and country or the areas named",
+         "region and country or the areas named, with exact tests and a "
+         "verdict in words",
          2, 2, CLI_CMD_COMPARE, run_compare},
+        {"rank", "OFFENCE PERIOD",
+         "areas ordered by count, rate or change, each with its interval; "
+         "areas without figures listed apart",
+         2, 2, CLI_CMD_RANK, run_rank},
+        {"chart", "AREA OFFENCE",
+         "an SVG line chart of an area's series beside its region and "
+         "country or the areas named, with interval bands",
+         2, 2, CLI_CMD_CHART, run_chart},
 };
 
 const size_t cli_n_commands = sizeof(cli_commands) / sizeof(cli_commands[0]);

@@ -42,8 +42,8 @@ find_source(const offstat_source *s, size_t n, const char *id)
 }
 
 /* "Sources:" and one aligned line per source: id, title, publisher, date. */
-static void
-print_legend(FILE *f, const offstat_source *s, size_t n)
+void
+out_legend(FILE *f, const offstat_source *s, size_t n)
 {
 	int width = 0;
 
@@ -72,8 +72,8 @@ print_legend(FILE *f, const offstat_source *s, size_t n)
 	}
 }
 
-static void
-print_release(FILE *f, const char *release)
+void
+out_release(FILE *f, const char *release)
 {
 	if (release[0] != '\0') {
 		fprintf(f, "\nRelease: %s\n", release);
@@ -340,6 +340,51 @@ json_coverage(struct json *j, const char *key, const offstat_coverage *c)
 	json_end_object(j);
 }
 
+/* A rate, or null numbers with known false. */
+static void
+json_rate(struct json *j, const char *key, const offstat_rate *r)
+{
+	json_begin_object(j, key);
+	json_bool(j, "known", r->known);
+	if (r->known) {
+		json_double(j, "per_100k", r->per_100k);
+		json_double(j, "lower", r->lower);
+		json_double(j, "upper", r->upper);
+		json_uint(j, "population", r->population);
+	} else {
+		json_null(j, "per_100k");
+		json_null(j, "lower");
+		json_null(j, "upper");
+		json_null(j, "population");
+	}
+	json_string(j, "population_source", r->population_source);
+	json_end_object(j);
+}
+
+/* A test; its numbers are null when it is not known. An upper bound of
+ * +infinity is null too (JSON has no infinity). */
+static void
+json_test(struct json *j, const char *key, const offstat_ratio_test *t)
+{
+	json_begin_object(j, key);
+	json_bool(j, "known", t->known);
+	if (t->known) {
+		json_double(j, "estimate", t->estimate);
+		json_double(j, "lower", t->lower);
+		json_double(j, "upper", t->upper);
+		json_double(j, "p_value", t->p_value);
+	} else {
+		json_null(j, "estimate");
+		json_null(j, "lower");
+		json_null(j, "upper");
+		json_null(j, "p_value");
+	}
+	json_double(j, "confidence", t->confidence);
+	json_string(j, "verdict", t->verdict);
+	json_string(j, "note", t->note);
+	json_end_object(j);
+}
+
 static void
 json_value(struct json *j, const char *key, const offstat_value *v)
 {
@@ -364,11 +409,17 @@ json_value(struct json *j, const char *key, const offstat_value *v)
 	}
 	json_end_array(j);
 	json_coverage(j, "coverage", &v->coverage);
+	json_begin_object(j, "rates");
+	json_rate(j, "people", &v->rates.people);
+	json_rate(j, "under18", &v->rates.under18);
+	json_end_object(j);
 	json_end_object(j);
 }
 
+/* comparator: whether versus_subject means anything (else null). */
 static void
-json_trend(struct json *j, const char *key, const offstat_trend *t)
+json_trend(struct json *j, const char *key, const offstat_trend *t,
+           bool comparator)
 {
 	json_begin_object(j, key);
 	json_area(j, "area", &t->area);
@@ -404,6 +455,12 @@ json_trend(struct json *j, const char *key, const offstat_trend *t)
 		json_end_object(j);
 	}
 	json_end_array(j);
+	json_test(j, "change_test", &t->change_test);
+	if (comparator) {
+		json_test(j, "versus_subject", &t->versus_subject);
+	} else {
+		json_null(j, "versus_subject");
+	}
 	json_end_object(j);
 }
 
@@ -431,17 +488,30 @@ csv_flags(struct csv *c, unsigned flags)
 	buf_free(&b);
 }
 
+/* Four fields: the rate, its interval and its population; empty when
+ * unknown. */
 static void
-csv_double(struct csv *c, bool known, double d)
+csv_rate(struct csv *c, const offstat_rate *r)
 {
-	char text[32];
-
-	if (!known) {
+	csv_double(c, r->known, r->per_100k);
+	csv_double(c, r->known, r->lower);
+	csv_double(c, r->known, r->upper);
+	if (r->known) {
+		csv_uint(c, r->population);
+	} else {
 		csv_field(c, "");
-		return;
 	}
-	fmt_double(text, sizeof(text), d);
-	csv_field(c, text);
+}
+
+/* Five fields: a test's estimate, interval, p-value and verdict. */
+static void
+csv_test(struct csv *c, const offstat_ratio_test *t)
+{
+	csv_double(c, t->known, t->estimate);
+	csv_double(c, t->known, t->lower);
+	csv_double(c, t->known, t->upper);
+	csv_double(c, t->known, t->p_value);
+	csv_field(c, t->verdict);
 }
 
 static void
@@ -470,7 +540,15 @@ static const char *const value_columns[] = {"area_code",
                                             "coverage_method",
                                             "members_expected",
                                             "members_present",
-                                            "missing"};
+                                            "missing",
+                                            "rate_per_100k",
+                                            "rate_lower",
+                                            "rate_upper",
+                                            "population",
+                                            "rate_under18_per_100k",
+                                            "rate_under18_lower",
+                                            "rate_under18_upper",
+                                            "population_under18"};
 
 static void
 csv_value(struct csv *c, const offstat_area *area,
@@ -510,14 +588,45 @@ csv_value(struct csv *c, const offstat_area *area,
 	csv_uint(c, v->coverage.members_expected);
 	csv_uint(c, v->coverage.members_present);
 	csv_joined(c, v->coverage.missing, v->coverage.n_missing);
+	csv_rate(c, &v->rates.people);
+	csv_rate(c, &v->rates.under18);
 	csv_end_row(c);
 }
 
 /* ---- Value tables (count and series) ------------------------------------ */
 
+/* "1.10 to 2.59": an interval, with two decimals. */
 static void
-print_heading(FILE *f, const offstat_area *a, const offstat_offence *o,
-              const char *extra)
+interval_text(char *out, size_t n, double lower, double upper)
+{
+	char lo[32];
+	char up[32];
+
+	fmt_fixed(lo, sizeof(lo), lower, 2);
+	fmt_fixed(up, sizeof(up), upper, 2);
+	snprintf(out, n, "%s to %s", lo, up);
+}
+
+/* Two cells: a rate per 100,000 and its interval, or "-" and "". */
+static void
+rate_cells(struct table *t, const offstat_rate *r)
+{
+	char text[80];
+
+	if (!r->known) {
+		table_cell(t, "-");
+		table_cell(t, "");
+		return;
+	}
+	fmt_fixed(text, sizeof(text), r->per_100k, 2);
+	table_cell(t, text);
+	interval_text(text, sizeof(text), r->lower, r->upper);
+	table_cell(t, text);
+}
+
+void
+out_heading(FILE *f, const offstat_area *a, const offstat_offence *o,
+            const char *extra)
 {
 	fprintf(f, "%s (%s), %s: %s%s\n\n", a->name, a->code, o->code,
 	        o->description, extra != NULL ? extra : "");
@@ -530,24 +639,38 @@ print_values(FILE *f, const offstat_value *v, size_t n,
              const offstat_offence *offence, const offstat_source *sources,
              size_t n_sources)
 {
-	static const char *const with_cov[] = {"PERIOD", "COUNT",    "FLAGS",
-	                                       "SOURCE", "COVERAGE", "NOTE"};
-	static const char *const without[]  = {"PERIOD", "COUNT", "FLAGS",
-	                                       "SOURCE", "NOTE"};
-	struct notes             ns         = {{0}, 0, false};
-	struct buf               b          = {0};
-	bool                     cov        = false;
-	struct table            *t;
-	int                      rv = 0;
+	const char   *cols[8];
+	size_t        ncols = 0;
+	struct notes  ns    = {{0}, 0, false};
+	struct buf    b     = {0};
+	bool          cov   = false;
+	bool          rates = false;
+	struct table *t;
+	int           rv = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		cov = cov || v[i].coverage.method != OFFSTAT_COVERAGE_NONE;
+		cov   = cov || v[i].coverage.method != OFFSTAT_COVERAGE_NONE;
+		rates = rates || v[i].rates.people.known;
 	}
-	if ((t = cov ? table_new(6, with_cov) : table_new(5, without)) ==
-	    NULL) {
+	cols[ncols++] = "PERIOD";
+	cols[ncols++] = "COUNT";
+	if (rates) {
+		cols[ncols++] = "RATE";
+		cols[ncols++] = "95% INTERVAL";
+	}
+	cols[ncols++] = "FLAGS";
+	cols[ncols++] = "SOURCE";
+	if (cov) {
+		cols[ncols++] = "COVERAGE";
+	}
+	cols[ncols++] = "NOTE";
+	if ((t = table_new(ncols, cols)) == NULL) {
 		return (OFFSTAT_ENOMEM);
 	}
 	table_right(t, 1);
+	if (rates) {
+		table_right(t, 2);
+	}
 	for (size_t i = 0; i < n; i++) {
 		int note = value_notes(&ns, &v[i], NULL);
 		table_row(t);
@@ -556,6 +679,9 @@ print_values(FILE *f, const offstat_value *v, size_t n,
 			table_cellf(t, "%" PRIu64, v[i].count);
 		} else {
 			table_cell(t, "-");
+		}
+		if (rates) {
+			rate_cells(t, &v[i].rates.people);
 		}
 		buf_reset(&b);
 		fmt_flags(&b, v[i].flags, ",");
@@ -594,8 +720,13 @@ print_values(FILE *f, const offstat_value *v, size_t n,
 		}
 	}
 	table_print(t, f);
+	if (rates) {
+		fputs("\nRATE: per 100,000 people (mid-2020 population), with "
+		      "its exact Poisson\ninterval.\n",
+		      f);
+	}
 	print_notes(f, &ns);
-	print_legend(f, sources, n_sources);
+	out_legend(f, sources, n_sources);
 	if (table_failed(t) || ns.text.failed || b.failed) {
 		rv = OFFSTAT_ENOMEM;
 	}
@@ -649,7 +780,11 @@ trend_notes(struct notes *ns, const offstat_trend *t)
 	struct buf              b   = {0};
 	char                    base_prefix[64];
 	char                    end_prefix[64];
-	bool any = t->note[0] != '\0' || t->n_published > 0 ||
+	/* What a test compared, when it ran: "Dorset's change against the
+	 * rest of the South West (180 to 154)". */
+	bool tested =
+	        t->versus_subject.known && t->versus_subject.note[0] != '\0';
+	bool any = tested || t->note[0] != '\0' || t->n_published > 0 ||
 	           cov->n_missing > 0 || t->base.note[0] != '\0' ||
 	           t->end.note[0] != '\0' || t->base.n_alternatives > 0 ||
 	           t->end.n_alternatives > 0 ||
@@ -663,6 +798,9 @@ trend_notes(struct notes *ns, const offstat_trend *t)
 	note_begin(ns);
 	note_line(ns, "%s:%s%s", t->area.name, t->note[0] != '\0' ? " " : "",
 	          t->note);
+	if (tested) {
+		note_line(ns, "tested: %s", t->versus_subject.note);
+	}
 	for (size_t i = 0; i < t->n_published; i++) {
 		buf_reset(&b);
 		published_phrase(&b, &t->published[i]);
@@ -694,6 +832,56 @@ trend_notes(struct notes *ns, const offstat_trend *t)
 	}
 	buf_free(&b);
 	return (ns->count);
+}
+
+/* A value's rate per 100,000 people, or "-". */
+static void
+rate_cell(struct table *t, const offstat_value *v)
+{
+	char text[32];
+
+	if (!v->rates.people.known) {
+		table_cell(t, "-");
+		return;
+	}
+	fmt_fixed(text, sizeof(text), v->rates.people.per_100k, 2);
+	table_cell(t, text);
+}
+
+/* Four cells of a test: estimate, interval, p-value, verdict; "-" and
+ * "not tested" when it could not be computed. */
+static void
+test_cells(struct table *t, const offstat_ratio_test *test)
+{
+	char text[80];
+
+	if (!test->known) {
+		table_cell(t, "-");
+		table_cell(t, "");
+		table_cell(t, "");
+		table_cell(t, "not tested");
+		return;
+	}
+	fmt_fixed(text, sizeof(text), test->estimate, 2);
+	table_cell(t, text);
+	interval_text(text, sizeof(text), test->lower, test->upper);
+	table_cell(t, text);
+	fmt_p_value(text, sizeof(text), test->p_value);
+	table_cell(t, text);
+	table_cell(t, test->verdict);
+}
+
+/* A row of the tests table: the area's change, and for a comparator the
+ * subject's change against the rest of it. */
+static void
+test_row(struct table *t, const offstat_trend *tr, bool subject)
+{
+	table_row(t);
+	table_cell(t, tr->area.name);
+	test_cells(t, &tr->change_test);
+	if (!subject) {
+		test_cells(t, &tr->versus_subject);
+	}
 }
 
 static void
@@ -737,6 +925,8 @@ trend_row(struct table *t, struct notes *ns, const offstat_trend *tr,
 	} else {
 		table_cell(t, "");
 	}
+	rate_cell(t, &tr->base);
+	rate_cell(t, &tr->end);
 	coverage_cell(&b, &tr->coverage);
 	if (b.len == 0) {
 		coverage_cell(&b, &tr->base.coverage);
@@ -824,6 +1014,13 @@ csv_trend(struct csv *c, const char *role, const offstat_trend *t)
 	}
 	csv_field(c, buf_str(&b));
 	csv_field(c, t->note);
+	csv_rate(c, &t->base.rates.people);
+	csv_rate(c, &t->end.rates.people);
+	csv_rate(c, &t->base.rates.under18);
+	csv_rate(c, &t->end.rates.under18);
+	csv_test(c, &t->change_test);
+	csv_test(c, &t->versus_subject);
+	csv_double(c, true, t->change_test.confidence);
 	csv_end_row(c);
 	buf_free(&b);
 }
@@ -1179,10 +1376,10 @@ out_count(enum cli_format format, const offstat_count *r)
 		csv_value(&c, &r->area, &r->offence, &r->value, r->sources,
 		          r->n_sources);
 	} else {
-		print_heading(stdout, &r->area, &r->offence, NULL);
+		out_heading(stdout, &r->area, &r->offence, NULL);
 		rv = print_values(stdout, &r->value, 1, &r->offence,
 		                  r->sources, r->n_sources);
-		print_release(stdout, r->release);
+		out_release(stdout, r->release);
 	}
 	return (rv);
 }
@@ -1226,7 +1423,7 @@ out_series(enum cli_format format, const offstat_series *r, bool quarterly)
 			           r->points[0].period.text,
 			           r->points[r->n_points - 1].period.text);
 		}
-		print_heading(stdout, &r->area, &r->offence, buf_str(&extra));
+		out_heading(stdout, &r->area, &r->offence, buf_str(&extra));
 		buf_free(&extra);
 		if (r->n_points == 0) {
 			printf("No periods in this range.\n");
@@ -1235,8 +1432,193 @@ out_series(enum cli_format format, const offstat_series *r, bool quarterly)
 			                  &r->offence, r->sources,
 			                  r->n_sources);
 		}
-		print_release(stdout, r->release);
+		out_release(stdout, r->release);
 	}
+	return (rv);
+}
+
+/* Writes text wrapped at 79 columns, each line after the first indented
+ * by indent spaces. */
+void
+out_para(FILE *f, const char *text, int indent)
+{
+	int  col   = 0;
+	bool first = true; /* No word on this line yet. */
+
+	while (*text != '\0') {
+		int len = (int)strcspn(text, " ");
+		int w   = (int)text_width_n(text, (size_t)len);
+		if (!first && col + 1 + w > 79) {
+			fprintf(f, "\n%*s", indent, "");
+			col   = indent;
+			first = true;
+		}
+		if (!first) {
+			fputc(' ', f);
+			col++;
+		}
+		fprintf(f, "%.*s", len, text);
+		col += w;
+		first = false;
+		text += len;
+		text += strspn(text, " ");
+	}
+	fputc('\n', f);
+}
+
+/* "DORSET'S CHANGE WAS": the header of the subject-against-comparator
+ * verdict. */
+static void
+versus_header(struct buf *b, const char *name)
+{
+	size_t start = b->len;
+
+	buf_printf(b, "%s%s CHANGE WAS", name,
+	           name[0] != '\0' && name[strlen(name) - 1] == 's' ? "'"
+	                                                            : "'s");
+	for (size_t i = start; !b->failed && i < b->len; i++) {
+		if (b->s[i] >= 'a' && b->s[i] <= 'z') {
+			b->s[i] = (char)(b->s[i] - 'a' + 'A');
+		}
+	}
+}
+
+/*
+ * The comparison for people: the service's summary sentence, the subject's
+ * change in figures, a table of counts and rates, a table of the exact
+ * tests with their verdicts, then notes, sources and release.
+ */
+static int
+print_comparison(FILE *f, const offstat_comparison *r)
+{
+	const offstat_trend *s    = &r->subject;
+	struct buf           head = {0};
+	struct buf           text = {0};
+	struct notes         ns   = {{0}, 0, false};
+	struct table        *t;
+	struct table        *tt;
+	char                 level[16];
+	char                 interval[32];
+	char                 base_rate[64];
+	char                 end_rate[64];
+	const char          *cols[12];
+	const char          *tcols[9];
+	bool                 versus = false;
+	int                  rv     = 0;
+
+	fmt_level(level, sizeof(level), r->confidence);
+	snprintf(interval, sizeof(interval), "%s INTERVAL", level);
+	if (r->summary[0] != '\0') {
+		fprintf(f, "%s\n", r->summary);
+	}
+	headline(&head, s);
+	fprintf(f, "%s\n\n", buf_str(&head));
+
+	snprintf(base_rate, sizeof(base_rate), "RATE %s", s->base.period.text);
+	snprintf(end_rate, sizeof(end_rate), "RATE %s", s->end.period.text);
+	cols[0]  = "AREA";
+	cols[1]  = s->base.period.text;
+	cols[2]  = s->end.period.text;
+	cols[3]  = "CHANGE";
+	cols[4]  = "% CHANGE";
+	cols[5]  = "DIFF (PP)";
+	cols[6]  = base_rate;
+	cols[7]  = end_rate;
+	cols[8]  = "COVERAGE";
+	cols[9]  = "FLAGS";
+	cols[10] = "SOURCES";
+	cols[11] = "NOTE";
+	versus_header(&text, s->area.name);
+	tcols[0] = "AREA";
+	tcols[1] = "RATE RATIO";
+	tcols[2] = interval;
+	tcols[3] = "P-VALUE";
+	tcols[4] = "CHANGE";
+	tcols[5] = "RATIO VS REST";
+	tcols[6] = interval;
+	tcols[7] = "P-VALUE";
+	tcols[8] = buf_str(&text);
+	if ((t = table_new(12, cols)) == NULL ||
+	    (tt = table_new(9, tcols)) == NULL) {
+		table_free(t);
+		buf_free(&head);
+		buf_free(&text);
+		return (OFFSTAT_ENOMEM);
+	}
+	for (size_t i = 1; i <= 7; i++) {
+		table_right(t, i);
+	}
+	table_right(tt, 1);
+	table_right(tt, 3);
+	table_right(tt, 5);
+	table_right(tt, 7);
+
+	trend_row(t, &ns, s, true);
+	test_row(tt, s, true);
+	for (size_t i = 0; i < r->n_comparators; i++) {
+		const offstat_trend *c = &r->comparators[i];
+		trend_row(t, &ns, c, false);
+		test_row(tt, c, false);
+		versus = versus || c->versus_subject.known;
+	}
+	table_print(t, f);
+	buf_reset(&head);
+	buf_printf(&head,
+	           "DIFF (PP): %s's %% change minus the comparator's, in "
+	           "percentage points. RATE: per 100,000 people (mid-2020 "
+	           "population); -: no figure or no population.",
+	           s->area.name);
+	for (size_t i = 0; i < r->n_comparators; i++) {
+		const offstat_trend *c = &r->comparators[i];
+		if (!c->has_percent && c->n_published == 1) {
+			buf_printf(
+			        &head,
+			        " (%+.1f%%): a change published without the "
+			        "counts behind it.",
+			        c->published[0].percent);
+			break;
+		}
+	}
+	fputc('\n', f);
+	out_para(f, buf_str(&head), 0);
+
+	fprintf(f, "\nExact tests at %s confidence:\n\n", level);
+	table_print(tt, f);
+	buf_reset(&head);
+	buf_printf(&head,
+	           "RATE RATIO: the rate in %s over the rate in %s, with its "
+	           "exact interval; P-VALUE: the chance of a change at least "
+	           "this large if the underlying rate had not changed; "
+	           "CHANGE: rose, fell or no distinguishable change.",
+	           s->end.period.text, s->base.period.text);
+	if (r->n_comparators > 0) {
+		buf_printf(&head,
+		           " %s: %s's ratio against that of the rest of each "
+		           "comparator (the comparator without %s), by "
+		           "Fisher's exact test; RATIO VS REST above 1: %s's "
+		           "change "
+		           "was the higher.",
+		           buf_str(&text), s->area.name, s->area.name,
+		           s->area.name);
+	}
+	if (!versus && r->n_comparators > 0) {
+		buf_add(&head, " No comparator has figures to test against.");
+	}
+	fputc('\n', f);
+	out_para(f, buf_str(&head), 0);
+
+	print_notes(f, &ns);
+	out_legend(f, r->sources, r->n_sources);
+	out_release(f, r->release);
+	if (table_failed(t) || table_failed(tt) || ns.text.failed ||
+	    head.failed || text.failed) {
+		rv = OFFSTAT_ENOMEM;
+	}
+	table_free(t);
+	table_free(tt);
+	buf_free(&ns.text);
+	buf_free(&head);
+	buf_free(&text);
 	return (rv);
 }
 
@@ -1251,10 +1633,11 @@ out_comparison(enum cli_format format, const offstat_comparison *r)
 		json_begin_object(&j, NULL);
 		json_offence(&j, "offence", &r->offence);
 		json_string(&j, "summary", r->summary);
-		json_trend(&j, "subject", &r->subject);
+		json_double(&j, "confidence", r->confidence);
+		json_trend(&j, "subject", &r->subject, false);
 		json_begin_array(&j, "comparators");
 		for (size_t i = 0; i < r->n_comparators; i++) {
-			json_trend(&j, NULL, &r->comparators[i]);
+			json_trend(&j, NULL, &r->comparators[i], true);
 		}
 		json_end_array(&j);
 		json_sources(&j, r->sources, r->n_sources);
@@ -1262,28 +1645,56 @@ out_comparison(enum cli_format format, const offstat_comparison *r)
 		json_end_object(&j);
 		json_finish(&j);
 	} else if (format == CLI_CSV) {
-		static const char *const cols[] = {"role",
-		                                   "area_code",
-		                                   "area_name",
-		                                   "base_period",
-		                                   "base_count",
-		                                   "base_flags",
-		                                   "base_source",
-		                                   "end_period",
-		                                   "end_count",
-		                                   "end_flags",
-		                                   "end_source",
-		                                   "change",
-		                                   "percent_change",
-		                                   "difference_pp",
-		                                   "flags",
-		                                   "coverage_method",
-		                                   "members_expected",
-		                                   "members_present",
-		                                   "missing",
-		                                   "published_changes",
-		                                   "note"};
-		struct csv               c;
+		static const char *const cols[] = {
+		        "role",
+		        "area_code",
+		        "area_name",
+		        "base_period",
+		        "base_count",
+		        "base_flags",
+		        "base_source",
+		        "end_period",
+		        "end_count",
+		        "end_flags",
+		        "end_source",
+		        "change",
+		        "percent_change",
+		        "difference_pp",
+		        "flags",
+		        "coverage_method",
+		        "members_expected",
+		        "members_present",
+		        "missing",
+		        "published_changes",
+		        "note",
+		        "base_rate_per_100k",
+		        "base_rate_lower",
+		        "base_rate_upper",
+		        "base_population",
+		        "end_rate_per_100k",
+		        "end_rate_lower",
+		        "end_rate_upper",
+		        "end_population",
+		        "base_rate_under18_per_100k",
+		        "base_rate_under18_lower",
+		        "base_rate_under18_upper",
+		        "base_population_under18",
+		        "end_rate_under18_per_100k",
+		        "end_rate_under18_lower",
+		        "end_rate_under18_upper",
+		        "end_population_under18",
+		        "rate_ratio",
+		        "rate_ratio_lower",
+		        "rate_ratio_upper",
+		        "p_value",
+		        "verdict",
+		        "versus_subject_ratio",
+		        "versus_subject_lower",
+		        "versus_subject_upper",
+		        "versus_subject_p_value",
+		        "versus_subject_verdict",
+		        "confidence"};
+		struct csv c;
 		csv_init(&c, stdout);
 		csv_header(&c, cols, sizeof(cols) / sizeof(cols[0]));
 		csv_trend(&c, "subject", &r->subject);
@@ -1291,65 +1702,372 @@ out_comparison(enum cli_format format, const offstat_comparison *r)
 			csv_trend(&c, "comparator", &r->comparators[i]);
 		}
 	} else {
-		struct buf    head = {0};
-		struct notes  ns   = {{0}, 0, false};
-		struct table *t;
-		char          base_col[48];
-		char          end_col[48];
-		const char   *cols[10];
-
-		if (r->summary[0] != '\0') {
-			printf("%s\n", r->summary);
-		}
-		headline(&head, &r->subject);
-		printf("%s\n\n", buf_str(&head));
-		buf_free(&head);
-
-		snprintf(base_col, sizeof(base_col), "%s",
-		         r->subject.base.period.text);
-		snprintf(end_col, sizeof(end_col), "%s",
-		         r->subject.end.period.text);
-		cols[0] = "AREA";
-		cols[1] = base_col;
-		cols[2] = end_col;
-		cols[3] = "CHANGE";
-		cols[4] = "% CHANGE";
-		cols[5] = "DIFF (PP)";
-		cols[6] = "COVERAGE";
-		cols[7] = "FLAGS";
-		cols[8] = "SOURCES";
-		cols[9] = "NOTE";
-		if ((t = table_new(10, cols)) == NULL) {
-			return (OFFSTAT_ENOMEM);
-		}
-		for (size_t i = 1; i <= 5; i++) {
-			table_right(t, i);
-		}
-		trend_row(t, &ns, &r->subject, true);
-		for (size_t i = 0; i < r->n_comparators; i++) {
-			trend_row(t, &ns, &r->comparators[i], false);
-		}
-		table_print(t, stdout);
-		printf("\nDIFF (PP): %s's %% change minus the comparator's, "
-		       "in percentage points.\n",
-		       r->subject.area.name);
-		for (size_t i = 0; i < r->n_comparators; i++) {
-			const offstat_trend *c = &r->comparators[i];
-			if (!c->has_percent && c->n_published == 1) {
-				printf("(%+.1f%%): a change published without "
-				       "the counts behind it.\n",
-				       c->published[0].percent);
-				break;
-			}
-		}
-		print_notes(stdout, &ns);
-		print_legend(stdout, r->sources, r->n_sources);
-		print_release(stdout, r->release);
-		if (table_failed(t) || ns.text.failed) {
-			rv = OFFSTAT_ENOMEM;
-		}
-		table_free(t);
-		buf_free(&ns.text);
+		rv = print_comparison(stdout, r);
 	}
 	return (rv);
+}
+
+/* ---- rank --------------------------------------------------------------- */
+
+/* "count", "rate per 100,000 people", ... for headings. */
+static const char *
+rank_by_words(offstat_rank_by by)
+{
+	switch (by) {
+	case OFFSTAT_RANK_RATE:
+		return ("rate per 100,000 people");
+	case OFFSTAT_RANK_RATE_UNDER18:
+		return ("rate per 100,000 under-18s");
+	case OFFSTAT_RANK_CHANGE:
+		return ("percentage change");
+	default:
+		return ("count");
+	}
+}
+
+/* A score and its interval as the table shows them: counts with one
+ * decimal in the interval, rates with two, changes as signed percents. */
+static void
+score_cells(struct table *t, const offstat_ranked_area *a, offstat_rank_by by)
+{
+	char lo[32];
+	char up[32];
+	char text[80];
+
+	switch (by) {
+	case OFFSTAT_RANK_CHANGE:
+		fmt_fixed(lo, sizeof(lo), a->lower, 1);
+		fmt_fixed(up, sizeof(up), a->upper, 1);
+		table_cellf(t, "%+.1f%%", a->score);
+		table_cellf(t, "%s%s%% to %s%s%%", a->lower >= 0 ? "+" : "",
+		            lo, a->upper >= 0 ? "+" : "", up);
+		break;
+	case OFFSTAT_RANK_RATE:
+	case OFFSTAT_RANK_RATE_UNDER18:
+		fmt_fixed(lo, sizeof(lo), a->score, 2);
+		table_cell(t, lo);
+		interval_text(text, sizeof(text), a->lower, a->upper);
+		table_cell(t, text);
+		break;
+	default:
+		table_cellf(t, "%.0f", a->score);
+		fmt_fixed(lo, sizeof(lo), a->lower, 1);
+		fmt_fixed(up, sizeof(up), a->upper, 1);
+		table_cellf(t, "%s to %s", lo, up);
+		break;
+	}
+}
+
+static void
+count_cell(struct table *t, const offstat_value *v)
+{
+	if (v->present) {
+		table_cellf(t, "%" PRIu64, v->count);
+	} else {
+		table_cell(t, "-");
+	}
+}
+
+/*
+ * The ranking for people: a heading, the table (rank, area, score and
+ * interval, what the score rests on, flags, source), the areas left out,
+ * the caution, sources and release.
+ */
+static int
+print_ranking(FILE *f, const offstat_ranking *r, const char *within)
+{
+	const offstat_ranked_area *first =
+	        r->n_areas > 0 ? &r->areas[0] : NULL;
+	struct buf    b = {0};
+	struct table *t;
+	char          level[16];
+	char          interval[32];
+	char          score_col[48];
+	const char   *cols[11];
+	size_t        ncols = 0;
+	int           rv    = 0;
+
+	fmt_level(level, sizeof(level), r->confidence);
+	snprintf(interval, sizeof(interval), "%s INTERVAL", level);
+	buf_printf(&b, "%s: %s", r->offence.code, r->offence.description);
+	if (first != NULL) {
+		buf_printf(&b, ", %s", first->value.period.text);
+		if (first->has_trend) {
+			buf_printf(&b, " against %s",
+			           first->trend.base.period.text);
+		}
+	}
+	buf_printf(&b, ", ranked by %s", rank_by_words(r->by));
+	if (within != NULL && within[0] != '\0') {
+		buf_printf(&b, ", within %s", within);
+	}
+	out_para(f, buf_str(&b), 0);
+	fputc('\n', f);
+
+	cols[ncols++] = "RANK";
+	cols[ncols++] = "AREA";
+	switch (r->by) {
+	case OFFSTAT_RANK_CHANGE:
+		snprintf(score_col, sizeof(score_col), "%s",
+		         first != NULL ? first->trend.base.period.text
+		                       : "BASE");
+		cols[ncols++] = score_col;
+		cols[ncols++] =
+		        first != NULL ? first->value.period.text : "END";
+		cols[ncols++] = "% CHANGE";
+		cols[ncols++] = interval;
+		cols[ncols++] = "P-VALUE";
+		cols[ncols++] = "CHANGE";
+		break;
+	case OFFSTAT_RANK_RATE:
+	case OFFSTAT_RANK_RATE_UNDER18:
+		cols[ncols++] =
+		        r->by == OFFSTAT_RANK_RATE ? "RATE" : "RATE UNDER 18";
+		cols[ncols++] = interval;
+		cols[ncols++] = "COUNT";
+		cols[ncols++] = r->by == OFFSTAT_RANK_RATE ? "POPULATION"
+		                                           : "UNDER 18S";
+		break;
+	default:
+		cols[ncols++] = "COUNT";
+		cols[ncols++] = interval;
+		break;
+	}
+	cols[ncols++] = "FLAGS";
+	cols[ncols++] = "SOURCE";
+	if ((t = table_new(ncols, cols)) == NULL) {
+		buf_free(&b);
+		return (OFFSTAT_ENOMEM);
+	}
+	/* Numbers to the right: all but the verdict, flags and source. */
+	table_right(t, 0);
+	for (size_t i = 2; i + 2 < ncols; i++) {
+		if (r->by != OFFSTAT_RANK_CHANGE || i + 3 != ncols) {
+			table_right(t, i);
+		}
+	}
+	for (size_t i = 0; i < r->n_areas; i++) {
+		const offstat_ranked_area *a = &r->areas[i];
+		const offstat_rate *rate  = r->by == OFFSTAT_RANK_RATE_UNDER18
+		                                    ? &a->value.rates.under18
+		                                    : &a->value.rates.people;
+		unsigned            flags = a->value.flags;
+
+		table_row(t);
+		table_cellf(t, "%u", a->rank);
+		table_cell(t, a->area.name);
+		switch (r->by) {
+		case OFFSTAT_RANK_CHANGE:
+			count_cell(t, &a->trend.base);
+			count_cell(t, &a->trend.end);
+			score_cells(t, a, r->by);
+			if (a->trend.change_test.known) {
+				char p[16];
+				fmt_p_value(p, sizeof(p),
+				            a->trend.change_test.p_value);
+				table_cell(t, p);
+				table_cell(t, a->trend.change_test.verdict);
+			} else {
+				table_cell(t, "");
+				table_cell(t, "not tested");
+			}
+			flags |= a->trend.flags | a->trend.base.flags;
+			break;
+		case OFFSTAT_RANK_RATE:
+		case OFFSTAT_RANK_RATE_UNDER18:
+			score_cells(t, a, r->by);
+			count_cell(t, &a->value);
+			if (rate->known) {
+				table_cellf(t, "%" PRIu64, rate->population);
+			} else {
+				table_cell(t, "-");
+			}
+			break;
+		default:
+			score_cells(t, a, r->by);
+			break;
+		}
+		buf_reset(&b);
+		fmt_flags(&b, flags, ",");
+		table_cell(t, buf_str(&b));
+		table_cell(t, a->value.source_id[0] != '\0'
+		                      ? a->value.source_id
+		                      : "(sum)");
+	}
+	if (r->n_areas > 0) {
+		table_print(t, f);
+	} else {
+		fputs("No area has the figures to rank.\n", f);
+	}
+
+	if (r->n_missing > 0) {
+		buf_reset(&b);
+		buf_printf(&b, "Not ranked, without the figures (%zu):",
+		           r->n_missing);
+		for (size_t i = 0; i < r->n_missing; i++) {
+			buf_printf(&b, " %s%s", r->missing[i].name,
+			           i + 1 < r->n_missing ? "," : ".");
+		}
+		fputc('\n', f);
+		out_para(f, buf_str(&b), 2);
+	}
+	if (r->caution[0] != '\0') {
+		buf_reset(&b);
+		buf_printf(&b, "Caution: %s", r->caution);
+		fputc('\n', f);
+		out_para(f, buf_str(&b), 0);
+	}
+	out_legend(f, r->sources, r->n_sources);
+	out_release(f, r->release);
+	if (table_failed(t) || b.failed) {
+		rv = OFFSTAT_ENOMEM;
+	}
+	table_free(t);
+	buf_free(&b);
+	return (rv);
+}
+
+static void
+json_ranked_area(struct json *j, const offstat_ranked_area *a)
+{
+	json_begin_object(j, NULL);
+	json_uint(j, "rank", a->rank);
+	json_area(j, "area", &a->area);
+	json_value(j, "value", &a->value);
+	json_double(j, "score", a->score);
+	json_double(j, "lower", a->lower);
+	json_double(j, "upper", a->upper);
+	if (a->has_trend) {
+		json_trend(j, "trend", &a->trend, false);
+	} else {
+		json_null(j, "trend");
+	}
+	json_end_object(j);
+}
+
+/* One CSV row: a ranked area, or (a == NULL) one left out. */
+static void
+csv_ranked(struct csv *c, const offstat_ranked_area *a,
+           const offstat_area *area)
+{
+	const offstat_value *v = a != NULL ? &a->value : NULL;
+
+	csv_field(c, a != NULL ? "true" : "false");
+	if (a != NULL) {
+		csv_uint(c, a->rank);
+	} else {
+		csv_field(c, "");
+	}
+	csv_field(c, area->code);
+	csv_field(c, area->name);
+	csv_field(c, offstat_area_kind_name(area->kind) != NULL
+	                     ? offstat_area_kind_name(area->kind)
+	                     : "UNKNOWN");
+	if (v == NULL) {
+		/* period .. verdict: 22 empty fields. */
+		for (int i = 0; i < 22; i++) {
+			csv_field(c, "");
+		}
+		csv_end_row(c);
+		return;
+	}
+	csv_field(c, v->period.text);
+	if (v->present) {
+		csv_uint(c, v->count);
+	} else {
+		csv_field(c, "");
+	}
+	csv_flags(c, v->flags);
+	csv_field(c, v->source_id);
+	csv_double(c, true, a->score);
+	csv_double(c, true, a->lower);
+	csv_double(c, true, a->upper);
+	csv_rate(c, &v->rates.people);
+	csv_rate(c, &v->rates.under18);
+	if (a->has_trend) {
+		csv_field(c, a->trend.base.period.text);
+		if (a->trend.base.present) {
+			csv_uint(c, a->trend.base.count);
+		} else {
+			csv_field(c, "");
+		}
+		csv_test(c, &a->trend.change_test);
+	} else {
+		for (int i = 0; i < 7; i++) {
+			csv_field(c, "");
+		}
+	}
+	csv_end_row(c);
+}
+
+int
+out_ranking(enum cli_format format, const offstat_ranking *r,
+            const char *within)
+{
+	const char *by = offstat_rank_by_name(r->by);
+
+	if (format == CLI_JSON) {
+		struct json j;
+		json_init(&j, stdout);
+		json_begin_object(&j, NULL);
+		json_offence(&j, "offence", &r->offence);
+		json_string(&j, "by", by != NULL ? by : "UNKNOWN");
+		json_double(&j, "confidence", r->confidence);
+		json_begin_array(&j, "areas");
+		for (size_t i = 0; i < r->n_areas; i++) {
+			json_ranked_area(&j, &r->areas[i]);
+		}
+		json_end_array(&j);
+		json_begin_array(&j, "missing");
+		for (size_t i = 0; i < r->n_missing; i++) {
+			json_area(&j, NULL, &r->missing[i]);
+		}
+		json_end_array(&j);
+		json_string(&j, "caution", r->caution);
+		json_sources(&j, r->sources, r->n_sources);
+		json_string(&j, "release", r->release);
+		json_end_object(&j);
+		json_finish(&j);
+		return (0);
+	}
+	if (format == CLI_CSV) {
+		static const char *const cols[] = {"ranked",
+		                                   "rank",
+		                                   "area_code",
+		                                   "area_name",
+		                                   "area_kind",
+		                                   "period",
+		                                   "count",
+		                                   "flags",
+		                                   "source_id",
+		                                   "score",
+		                                   "lower",
+		                                   "upper",
+		                                   "rate_per_100k",
+		                                   "rate_lower",
+		                                   "rate_upper",
+		                                   "population",
+		                                   "rate_under18_per_100k",
+		                                   "rate_under18_lower",
+		                                   "rate_under18_upper",
+		                                   "population_under18",
+		                                   "base_period",
+		                                   "base_count",
+		                                   "rate_ratio",
+		                                   "rate_ratio_lower",
+		                                   "rate_ratio_upper",
+		                                   "p_value",
+		                                   "verdict"};
+		struct csv               c;
+		csv_init(&c, stdout);
+		csv_header(&c, cols, sizeof(cols) / sizeof(cols[0]));
+		for (size_t i = 0; i < r->n_areas; i++) {
+			csv_ranked(&c, &r->areas[i], &r->areas[i].area);
+		}
+		for (size_t i = 0; i < r->n_missing; i++) {
+			csv_ranked(&c, NULL, &r->missing[i]);
+		}
+		return (0);
+	}
+	return (print_ranking(stdout, r, within));
 }

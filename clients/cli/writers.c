@@ -130,6 +130,37 @@ fmt_double(char *out, size_t n, double d)
 }
 
 void
+fmt_fixed(char *out, size_t n, double d, int decimals)
+{
+	if (isnan(d)) {
+		snprintf(out, n, "?");
+	} else if (isinf(d)) {
+		snprintf(out, n, "%sinf", d < 0 ? "-" : "");
+	} else {
+		snprintf(out, n, "%.*f", decimals, d);
+	}
+}
+
+void
+fmt_p_value(char *out, size_t n, double p)
+{
+	/* Four decimals say what a reader needs; smaller is "<0.0001". */
+	if (p < 0.00005) {
+		snprintf(out, n, "<0.0001");
+	} else {
+		snprintf(out, n, "%.4f", p);
+	}
+}
+
+void
+fmt_level(char *out, size_t n, double confidence)
+{
+	/* A reply without a level comes from a service that knew only
+	 * 0.95. */
+	snprintf(out, n, "%g%%", (confidence > 0 ? confidence : 0.95) * 100);
+}
+
+void
 fmt_period_year(char *out, size_t n, unsigned year)
 {
 	snprintf(out, n, "%u/%02u", year, (year + 1) % 100);
@@ -271,8 +302,22 @@ table_failed(const struct table *t)
 	return (t == NULL || t->failed);
 }
 
+/* Width on a terminal of the first n bytes of s. */
+size_t
+text_width_n(const char *s, size_t n)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < n && s[i] != '\0'; i++) {
+		if (((unsigned char)s[i] & 0xC0) != 0x80) {
+			w++;
+		}
+	}
+	return (w);
+}
+
 /* Width on a terminal: code points, not bytes (names are UTF-8). */
-static size_t
+size_t
 text_width(const char *s)
 {
 	size_t w = 0;
@@ -362,6 +407,40 @@ json_indent(struct json *j)
 	}
 }
 
+size_t
+utf8_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	size_t        n = 0;
+
+	if (c == 0) {
+		return (0);
+	}
+	if (c < 0x80) {
+		return (1);
+	}
+	if (c >= 0xC2 && c <= 0xDF) {
+		n = 2;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		n = 3;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		n = 4;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80) {
+			return (0);
+		}
+	}
+	/* Overlong forms and surrogates are not UTF-8 either. */
+	if ((n == 3 && c == 0xE0 && s[1] < 0xA0) ||
+	    (n == 3 && c == 0xED && s[1] >= 0xA0) ||
+	    (n == 4 && c == 0xF0 && s[1] < 0x90) ||
+	    (n == 4 && c == 0xF4 && s[1] >= 0x90)) {
+		return (0);
+	}
+	return (n);
+}
+
 /* Writes s as a JSON string. Control characters are escaped; bytes that
  * are not UTF-8 become U+FFFD, so the output is valid whatever came in. */
 static void
@@ -403,28 +482,7 @@ json_quote(FILE *f, const char *str)
 			s++;
 			continue;
 		}
-		/* The length of a well-formed UTF-8 sequence, else 0. */
-		if (c >= 0xC2 && c <= 0xDF) {
-			n = 2;
-		} else if (c >= 0xE0 && c <= 0xEF) {
-			n = 3;
-		} else if (c >= 0xF0 && c <= 0xF4) {
-			n = 4;
-		}
-		for (size_t i = 1; i < n; i++) {
-			if ((s[i] & 0xC0) != 0x80) {
-				n = 0;
-				break;
-			}
-		}
-		/* Overlong forms and surrogates are not UTF-8 either. */
-		if ((n == 3 && c == 0xE0 && s[1] < 0xA0) ||
-		    (n == 3 && c == 0xED && s[1] >= 0xA0) ||
-		    (n == 4 && c == 0xF0 && s[1] < 0x90) ||
-		    (n == 4 && c == 0xF4 && s[1] >= 0x90)) {
-			n = 0;
-		}
-		if (n == 0) {
+		if ((n = utf8_len(s)) == 0) {
 			fputs("\\ufffd", f);
 			s++;
 		} else {
@@ -590,6 +648,25 @@ csv_uint(struct csv *c, unsigned long long v)
 	char text[24];
 
 	snprintf(text, sizeof(text), "%llu", v);
+	csv_field(c, text);
+}
+
+void
+csv_double(struct csv *c, bool known, double d)
+{
+	char text[32];
+
+	/* An unbounded interval is "inf", which spreadsheets and float
+	 * parsers read; an unknown number is an empty field. */
+	if (!known || isnan(d)) {
+		csv_field(c, "");
+		return;
+	}
+	if (isinf(d)) {
+		csv_field(c, d < 0 ? "-inf" : "inf");
+		return;
+	}
+	fmt_double(text, sizeof(text), d);
 	csv_field(c, text);
 }
 

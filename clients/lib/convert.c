@@ -162,6 +162,50 @@ offstat__conv_offence(offstat__conv *cv, offstat_offence *dst,
 	}
 }
 
+static void
+conv_rate(offstat__conv *cv, offstat_rate *dst, const Offstat__V1__Rate *src)
+{
+	/* Strings are never NULL, even in a rate that is not there. */
+	dst->population_source = offstat__conv_str(
+	        cv, src != NULL ? src->population_source : "");
+	if (src == NULL || !src->known) {
+		return;
+	}
+	dst->known      = true;
+	dst->per_100k   = src->per_100k;
+	dst->lower      = src->lower;
+	dst->upper      = src->upper;
+	dst->population = src->population;
+}
+
+static void
+conv_rates(offstat__conv *cv, offstat_rates *dst,
+           const Offstat__V1__Rates *src)
+{
+	conv_rate(cv, &dst->people, src != NULL ? src->people : NULL);
+	conv_rate(cv, &dst->under18, src != NULL ? src->under18 : NULL);
+}
+
+static void
+conv_test(offstat__conv *cv, offstat_ratio_test *dst,
+          const Offstat__V1__RatioTest *src)
+{
+	static const Offstat__V1__RatioTest none =
+	        OFFSTAT__V1__RATIO_TEST__INIT;
+
+	if (src == NULL) {
+		src = &none;
+	}
+	dst->known      = src->known != 0;
+	dst->estimate   = src->estimate;
+	dst->lower      = src->lower;
+	dst->upper      = src->upper;
+	dst->p_value    = src->p_value;
+	dst->confidence = src->confidence;
+	dst->verdict    = offstat__conv_str(cv, src->verdict);
+	dst->note       = offstat__conv_str(cv, src->note);
+}
+
 void
 offstat__conv_value(offstat__conv *cv, offstat_value *dst,
                     const Offstat__V1__Value *src)
@@ -188,6 +232,7 @@ offstat__conv_value(offstat__conv *cv, offstat_value *dst,
 		a[i].note      = offstat__conv_str(cv, s->note);
 	}
 	conv_coverage(cv, &dst->coverage, src->coverage);
+	conv_rates(cv, &dst->rates, src->rates);
 }
 
 void
@@ -224,6 +269,23 @@ offstat__conv_trend(offstat__conv *cv, offstat_trend *dst,
 		p[i].note      = offstat__conv_str(cv, s->note);
 	}
 	conv_coverage(cv, &dst->coverage, src->coverage);
+	conv_test(cv, &dst->change_test, src->change_test);
+	conv_test(cv, &dst->versus_subject, src->versus_subject);
+}
+
+void
+offstat__conv_ranked_area(offstat__conv *cv, offstat_ranked_area *dst,
+                          const Offstat__V1__RankedArea *src)
+{
+	dst->rank = src->rank;
+	offstat__conv_area(cv, &dst->area, src->area);
+	offstat__conv_value(cv, &dst->value, src->value);
+	dst->score     = src->score;
+	dst->lower     = src->lower;
+	dst->upper     = src->upper;
+	dst->has_trend = src->trend != NULL;
+	/* Converted even when absent, so that its strings are not NULL. */
+	offstat__conv_trend(cv, &dst->trend, src->trend);
 }
 
 void

@@ -200,7 +200,8 @@ conv_comparison(const ProtobufCMessage *m, void *arg)
 	res->summary = offstat__conv_str(&cv, r->summary);
 	offstat__conv_sources(&cv, &res->sources, &res->n_sources, r->sources,
 	                      r->n_sources);
-	res->release = offstat__conv_str(&cv, r->release);
+	res->release    = offstat__conv_str(&cv, r->release);
+	res->confidence = r->confidence;
 	if (cv.failed) {
 		offstat__result_free(res);
 		return (OFFSTAT_ENOMEM);
@@ -209,12 +210,33 @@ conv_comparison(const ProtobufCMessage *m, void *arg)
 	return (OFFSTAT_OK);
 }
 
+/* 0 (the service's default) or a level below 1; the service checks the
+ * range it accepts. */
+static bool
+confidence_ok(double confidence)
+{
+	return (confidence == 0 || (confidence > 0 && confidence < 1));
+}
+
 int
 offstat_compare_trend(offstat_comparison **out, offstat_client *c,
                       const char *area, const char *offence, const char *base,
                       const char *end, const char *const *comparators,
                       size_t n_comparators, const char *source,
                       offstat_status *st)
+{
+	return (offstat_compare_trend_ex(out, c, area, offence, base, end,
+	                                 comparators, n_comparators, source, 0,
+	                                 st));
+}
+
+int
+offstat_compare_trend_ex(offstat_comparison **out, offstat_client *c,
+                         const char *area, const char *offence,
+                         const char *base, const char *end,
+                         const char *const *comparators, size_t n_comparators,
+                         const char *source, double confidence,
+                         offstat_status *st)
 {
 	Offstat__V1__CompareTrendRequest req =
 	        OFFSTAT__V1__COMPARE_TREND_REQUEST__INIT;
@@ -235,6 +257,13 @@ offstat_compare_trend(offstat_comparison **out, offstat_client *c,
 			return (missing(st, "a comparator is NULL"));
 		}
 	}
+	if (!confidence_ok(confidence)) {
+		return (offstat__status_local(st, OFFSTAT_EINVAL,
+		                              "confidence %g is not a level "
+		                              "between 0 and 1",
+		                              confidence));
+	}
+	req.confidence    = confidence;
 	pb.text           = field(base);
 	pe.text           = field(end);
 	req.area          = field(area);
@@ -266,6 +295,112 @@ void
 offstat_comparison_free(offstat_comparison *comparison)
 {
 	offstat__result_free(comparison);
+}
+
+/* ---- RankAreas --------------------------------------------------------- */
+
+static int
+conv_ranking(const ProtobufCMessage *m, void *arg)
+{
+	const Offstat__V1__RankAreasResponse *r   = (const void *)m;
+	offstat_ranking                     **out = arg;
+	offstat_ranking                      *res;
+	offstat__conv                         cv;
+
+	if ((res = offstat__result_new(sizeof(*res))) == NULL) {
+		return (OFFSTAT_ENOMEM);
+	}
+	cv = (offstat__conv){res, false};
+	offstat__conv_offence(&cv, &res->offence, r->offence);
+	/* The service's default ordering is by count. */
+	res->by = r->by == OFFSTAT__V1__RANK_BY__RANK_BY_UNSPECIFIED
+	                  ? OFFSTAT_RANK_COUNT
+	                  : (offstat_rank_by)r->by;
+	if (r->n_areas > 0 &&
+	    (res->areas = offstat__result_alloc(
+	             res, r->n_areas * sizeof(*res->areas))) == NULL) {
+		cv.failed = true;
+	}
+	for (size_t i = 0; !cv.failed && i < r->n_areas; i++) {
+		offstat__conv_ranked_area(&cv, &res->areas[i], r->areas[i]);
+		res->n_areas = i + 1;
+	}
+	offstat__conv_areas(&cv, &res->missing, &res->n_missing, r->missing,
+	                    r->n_missing);
+	res->caution = offstat__conv_str(&cv, r->caution);
+	offstat__conv_sources(&cv, &res->sources, &res->n_sources, r->sources,
+	                      r->n_sources);
+	res->release    = offstat__conv_str(&cv, r->release);
+	res->confidence = r->confidence;
+	if (cv.failed) {
+		offstat__result_free(res);
+		return (OFFSTAT_ENOMEM);
+	}
+	*out = res;
+	return (OFFSTAT_OK);
+}
+
+int
+offstat_rank_areas(offstat_ranking **out, offstat_client *c,
+                   const char *offence, const char *period, offstat_rank_by by,
+                   const char *base_period, offstat_area_kind kind,
+                   const char *within, unsigned limit, double confidence,
+                   const char *source, offstat_status *st)
+{
+	Offstat__V1__RankAreasRequest req =
+	        OFFSTAT__V1__RANK_AREAS_REQUEST__INIT;
+	Offstat__V1__Period pp = OFFSTAT__V1__PERIOD__INIT;
+	Offstat__V1__Period pb = OFFSTAT__V1__PERIOD__INIT;
+
+	offstat__status_reset(st);
+	if (out == NULL || c == NULL || offence == NULL || period == NULL) {
+		return (missing(st, "offstat_rank_areas needs a result "
+		                    "pointer, a client, an offence and a "
+		                    "period"));
+	}
+	if (offstat_rank_by_name(by) == NULL) {
+		return (offstat__status_local(st, OFFSTAT_EINVAL,
+		                              "unknown ranking order %d",
+		                              (int)by));
+	}
+	if (offstat_area_kind_name(kind) == NULL) {
+		return (offstat__status_local(st, OFFSTAT_EINVAL,
+		                              "unknown area kind %d",
+		                              (int)kind));
+	}
+	if (by == OFFSTAT_RANK_CHANGE &&
+	    (base_period == NULL || base_period[0] == '\0')) {
+		return (missing(st, "a ranking by change needs a base "
+		                    "period"));
+	}
+	if (!confidence_ok(confidence)) {
+		return (offstat__status_local(st, OFFSTAT_EINVAL,
+		                              "confidence %g is not a level "
+		                              "between 0 and 1",
+		                              confidence));
+	}
+	pp.text     = field(period);
+	req.offence = field(offence);
+	req.period  = &pp;
+	req.by      = (Offstat__V1__RankBy)by;
+	if (by == OFFSTAT_RANK_CHANGE) {
+		pb.text         = field(base_period);
+		req.base_period = &pb;
+	}
+	req.kind       = (Offstat__V1__AreaKind)kind;
+	req.within     = field(within);
+	req.limit      = limit;
+	req.confidence = confidence;
+	req.source     = field(source);
+	return (offstat__call(c, "RankAreas", &req.base,
+	                      &offstat__v1__rank_areas_response__descriptor,
+	                      conv_ranking, out, st));
+}
+
+void
+offstat_ranking_free(offstat_ranking *ranking)
+{
+	offstat__result_free(ranking);
 }
 
 /* ---- The catalogue ----------------------------------------------------- */

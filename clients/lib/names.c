@@ -1,4 +1,4 @@
-/* The tables that turn values into words: errors, flags, kinds. */
+/* The tables that turn values into words: errors, flags, kinds, orders. */
 #include <stddef.h>
 #include <strings.h>
 
@@ -107,4 +107,40 @@ offstat_source_kind_name(int kind)
 		return (NULL);
 	}
 	return (source_kinds[kind]);
+}
+
+/* In the .proto's RankBy order; 0 (unspecified) has no name. */
+static const char *const rank_bys[] = {
+        NULL, "COUNT", "RATE", "RATE_UNDER18", "CHANGE",
+};
+
+const char *
+offstat_rank_by_name(int by)
+{
+	if (by < 0 || (size_t)by >= sizeof(rank_bys) / sizeof(rank_bys[0])) {
+		return (NULL);
+	}
+	return (rank_bys[by]);
+}
+
+int
+offstat_rank_by_parse(offstat_rank_by *out, const char *name)
+{
+	if (out == NULL || name == NULL) {
+		return (OFFSTAT_EINVAL);
+	}
+	/* The spellings a command line uses for the under-18 rate. */
+	if (strcasecmp(name, "rate-u18") == 0 ||
+	    strcasecmp(name, "rate-under18") == 0 ||
+	    strcasecmp(name, "rate_u18") == 0) {
+		*out = OFFSTAT_RANK_RATE_UNDER18;
+		return (OFFSTAT_OK);
+	}
+	for (size_t i = 1; i < sizeof(rank_bys) / sizeof(rank_bys[0]); i++) {
+		if (strcasecmp(name, rank_bys[i]) == 0) {
+			*out = (offstat_rank_by)i;
+			return (OFFSTAT_OK);
+		}
+	}
+	return (OFFSTAT_EINVAL);
 }

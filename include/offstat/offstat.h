@@ -378,6 +378,28 @@ typedef struct offstat_coverage {
 	size_t                  n_missing;        /* How many are missing. */
 } offstat_coverage;
 
+/*
+ * A rate per 100,000 people with its exact (Garwood) Poisson interval, at
+ * the confidence level of the reply (0.95 unless asked otherwise). known is
+ * false, and the numbers 0, when the population or the count is unknown.
+ * An aggregate summed from some of its members covers those members'
+ * population only: population is the denominator actually used.
+ */
+typedef struct offstat_rate {
+	bool     known;             /* False: no rate (numbers are 0). */
+	double   per_100k;          /* count / population * 100,000. */
+	double   lower;             /* Exact interval of the rate. */
+	double   upper;             /*   (upper may be +infinity). */
+	uint64_t population;        /* The denominator used. */
+	char    *population_source; /* Source id of the population. */
+} offstat_rate;
+
+/* The rates of a value: per head of all people and of children. */
+typedef struct offstat_rates {
+	offstat_rate people;  /* Per 100,000 people (mid-2020). */
+	offstat_rate under18; /* Per 100,000 people under 18. */
+} offstat_rates;
+
 /* One figure: an area, an offence, a period. */
 typedef struct offstat_value {
 	offstat_period       period;         /* The period and its label. */
@@ -389,6 +411,7 @@ typedef struct offstat_value {
 	offstat_alternative *alternatives;   /* Other sources' figures. */
 	size_t               n_alternatives; /* How many alternatives. */
 	offstat_coverage     coverage;       /* Aggregates, part-years. */
+	offstat_rates        rates;          /* Where populations are known. */
 } offstat_value;
 
 /* ------------------------------------------------------------------------
@@ -490,6 +513,30 @@ typedef struct offstat_published_change {
 	char          *note;      /* The publication's own wording. */
 } offstat_published_change;
 
+/*
+ * An exact test on a ratio: an area's change (the rate ratio end/base, by
+ * the conditional binomial test for two Poisson counts), or one area's
+ * change against another's (Fisher's exact test on the 2x2 table of
+ * counts). known is false when it cannot be computed; note then says why.
+ * A test that was not asked for (versus_subject of a subject, or of a
+ * ranked area's trend) is all zero, with empty strings.
+ *
+ * verdict is the service's words at the test's confidence level: for a
+ * change_test "rose", "fell" or "no distinguishable change"; for a
+ * versus_subject "higher than", "lower than" or "not distinguishable from"
+ * (the subject's change against that of the rest of the comparator).
+ */
+typedef struct offstat_ratio_test {
+	bool   known;      /* False: not computed; note says why. */
+	double estimate;   /* The ratio; may be 0 or +infinity. */
+	double lower;      /* Exact interval at confidence. */
+	double upper;      /*   (upper may be +infinity). */
+	double p_value;    /* Exact two-sided p-value that it is 1. */
+	double confidence; /* The interval's level, e.g. 0.95. */
+	char  *verdict;    /* In words: see above. */
+	char  *note;       /* What was compared, or why not. */
+} offstat_ratio_test;
+
 /* The change of one area between two periods. */
 typedef struct offstat_trend {
 	offstat_area              area;        /* The area. */
@@ -506,6 +553,12 @@ typedef struct offstat_trend {
 	offstat_published_change *published;   /* Published changes. */
 	size_t                    n_published; /* How many. */
 	offstat_coverage          coverage;    /* Like-for-like coverage. */
+	/* The rate ratio end/base, its exact interval and p-value. */
+	offstat_ratio_test change_test;
+	/* Comparators only: the subject's ratio against that of the rest
+	 * of this comparator (the comparator less the subject); estimate
+	 * above 1 means the subject's change was higher. */
+	offstat_ratio_test versus_subject;
 } offstat_trend;
 
 /* An area's change beside comparators. */
@@ -518,6 +571,7 @@ typedef struct offstat_comparison {
 	offstat_source *sources;       /* Every source the trends name. */
 	size_t          n_sources;     /* How many sources. */
 	char           *release;       /* The dataset release answering. */
+	double          confidence;    /* The level of every interval. */
 } offstat_comparison;
 
 /*
@@ -542,8 +596,119 @@ offstat_compare_trend(offstat_comparison **out, offstat_client *client,
                       size_t n_comparators, const char *source,
                       offstat_status *status);
 
-/* offstat_comparison_free releases a result of offstat_compare_trend. */
+/*
+ * offstat_compare_trend_ex is offstat_compare_trend with the confidence
+ * level of the intervals, tests and verdicts: 0 asks for the service's
+ * default (0.95); otherwise the service accepts 0.5 to 0.999. The level
+ * used comes back in the result's confidence and in every test.
+ *
+ * Errors: those of offstat_compare_trend; OFFSTAT_EINVAL also for a
+ * confidence that is negative, not below 1 or not a number, and
+ * OFFSTAT_EBADREQUEST for one the service refuses (e.g. 0.2).
+ */
+OFFSTAT_EXPORT int offstat_compare_trend_ex(
+        offstat_comparison **out, offstat_client *client, const char *area,
+        const char *offence, const char *base, const char *end,
+        const char *const *comparators, size_t n_comparators,
+        const char *source, double confidence, offstat_status *status);
+
+/*
+ * offstat_comparison_free releases a result of offstat_compare_trend or
+ * offstat_compare_trend_ex.
+ */
 OFFSTAT_EXPORT void offstat_comparison_free(offstat_comparison *comparison);
+
+/* ------------------------------------------------------------------------
+ * RankAreas
+ * ------------------------------------------------------------------------ */
+
+/* What a ranking orders by (the .proto's RankBy). */
+typedef enum offstat_rank_by {
+	OFFSTAT_RANK_COUNT        = 1, /* The count in the period. */
+	OFFSTAT_RANK_RATE         = 2, /* Per 100,000 people. */
+	OFFSTAT_RANK_RATE_UNDER18 = 3, /* Per 100,000 under-18s. */
+	OFFSTAT_RANK_CHANGE       = 4, /* % change from a base period. */
+} offstat_rank_by;
+
+/*
+ * offstat_rank_by_name returns the name of what a ranking orders by, such
+ * as "RATE_UNDER18", or NULL for a value the library does not know. The
+ * string is static.
+ */
+OFFSTAT_EXPORT const char *offstat_rank_by_name(int by);
+
+/*
+ * offstat_rank_by_parse writes to *out the ordering named by name,
+ * ignoring case: "count", "rate", "rate_under18" (also "rate-under18",
+ * "rate-u18" and "rate_u18") or "change".
+ *
+ * Errors: OFFSTAT_EINVAL (out or name is NULL, or the name is unknown).
+ */
+OFFSTAT_EXPORT int offstat_rank_by_parse(offstat_rank_by *out,
+                                         const char      *name);
+
+/* One area in a ranking. */
+typedef struct offstat_ranked_area {
+	unsigned      rank;      /* 1 is the highest. */
+	offstat_area  area;      /* The area. */
+	offstat_value value;     /* Its figure in the period, with rates. */
+	double        score;     /* Count, rate or percentage change. */
+	double        lower;     /* Exact interval of the score, at the */
+	double        upper;     /*   ranking's confidence (may be +inf). */
+	bool          has_trend; /* OFFSTAT_RANK_CHANGE: trend is set. */
+	offstat_trend trend;     /* The change, with its change_test. */
+} offstat_ranked_area;
+
+/* Areas of one kind ordered by a score, highest first. */
+typedef struct offstat_ranking {
+	offstat_offence      offence;    /* The resolved offence. */
+	offstat_rank_by      by;         /* What was ranked. */
+	offstat_ranked_area *areas;      /* Ordered, highest first. */
+	size_t               n_areas;    /* How many were ranked. */
+	offstat_area        *missing;    /* Areas without the figures. */
+	size_t               n_missing;  /* How many are missing. */
+	char                *caution;    /* The caveat about rankings. */
+	offstat_source      *sources;    /* Every source values name. */
+	size_t               n_sources;  /* How many sources. */
+	char                *release;    /* The dataset release answering. */
+	double               confidence; /* The level of every interval. */
+} offstat_ranking;
+
+/*
+ * offstat_rank_areas asks for the areas of one kind ordered by count, rate
+ * or change of an offence in period, and writes the ranking to *out.
+ * offence and period are as for offstat_get_count. by is what to order by;
+ * OFFSTAT_RANK_CHANGE needs base_period, the earlier period, which is
+ * otherwise ignored and may be NULL. kind chooses the areas
+ * (OFFSTAT_AREA_ANY means forces); within, unless NULL or "", keeps the
+ * areas inside that region or country (a code or name). limit, unless 0,
+ * keeps the first limit areas. confidence is the level of the intervals,
+ * as for offstat_compare_trend_ex. source, unless NULL or "", admits only
+ * figures from that source id.
+ *
+ * Areas without the figures to rank are not dropped: they are listed in
+ * missing. The caution is the service's caveat about reading a ranking of
+ * forces, to be shown with it.
+ *
+ * Errors: OFFSTAT_EINVAL (out, client, offence or period is NULL, an
+ * unknown by or kind, OFFSTAT_RANK_CHANGE without a base_period, or a bad
+ * confidence), OFFSTAT_ENOTFOUND (unknown offence, area or source),
+ * OFFSTAT_EBADREQUEST (a malformed period, or a confidence the service
+ * refuses), other statuses and the transport errors as for
+ * offstat_get_count.
+ *
+ * It blocks until the reply arrives or the client's timeout passes. The
+ * caller owns *out and releases it with offstat_ranking_free.
+ */
+OFFSTAT_EXPORT int
+offstat_rank_areas(offstat_ranking **out, offstat_client *client,
+                   const char *offence, const char *period, offstat_rank_by by,
+                   const char *base_period, offstat_area_kind kind,
+                   const char *within, unsigned limit, double confidence,
+                   const char *source, offstat_status *status);
+
+/* offstat_ranking_free releases a result of offstat_rank_areas. */
+OFFSTAT_EXPORT void offstat_ranking_free(offstat_ranking *ranking);
 
 /* ------------------------------------------------------------------------
  * The catalogue: ListAreas, ListOffences, ListSources

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 
 ARGS = None
 
@@ -191,11 +192,12 @@ def test_help():
     check(res.out.startswith("Usage: offstat [options] <command> [args]"),
           "usage first", res)
     for word in ("info", "areas", "offences", "sources", "count", "series",
-                 "compare", "--url", "--token", "--output", "--timeout",
-                 "--quiet", "--verbose", "--help", "--version", "--kind",
-                 "--parent", "--group", "--source", "--from", "--to",
-                 "--quarterly", "--with", "OFFSTAT_URL", "OFFSTAT_TOKEN",
-                 "Exit status"):
+                 "compare", "rank", "chart", "--url", "--token", "--output",
+                 "--timeout", "--quiet", "--verbose", "--help", "--version",
+                 "--kind", "--parent", "--group", "--source", "--from",
+                 "--to", "--quarterly", "--with", "--confidence", "--by",
+                 "--base", "--within", "--limit", "--chart", "--svg",
+                 "OFFSTAT_URL", "OFFSTAT_TOKEN", "Exit status"):
         check(word in res.out, "--help mentions %s" % word, res)
     for line in res.out.splitlines():
         check(len(line) <= 79, "--help fits 79 columns: %r" % line)
@@ -207,6 +209,16 @@ def test_help():
     res = offstat("compare", "-h", "-o", "csv")
     check("--from PERIOD --to PERIOD" in " ".join(res.out.split()),
           "compare help", res)
+    res = offstat("rank", "--help")
+    words = " ".join(res.out.split())
+    check("rank OFFENCE PERIOD" in words and "[--by ORDER]" in words and
+          "[--base PERIOD]" in words and "[--within AREA]" in words and
+          "[--limit N]" in words and "[--confidence LEVEL]" in words,
+          "rank help", res)
+    res = offstat("chart", "--help")
+    check("chart AREA OFFENCE" in res.out and
+          "--svg FILE" in " ".join(res.out.split()) and
+          "[--svg" not in res.out, "chart help: --svg is required", res)
 
 
 def test_version():
@@ -237,6 +249,25 @@ def test_usage():
         ["sources", "extra"],
         ["compare", "a", "b", "--from", "x", "--to", "y"] +
         ["--with=a"] * 17,
+        ["compare", "a", "b", "--from", "x", "--to", "y", "--confidence",
+         "2"],
+        ["compare", "a", "b", "--from", "x", "--to", "y", "--confidence",
+         "high"],
+        ["compare", "a", "b", "--from", "x", "--to", "y", "--confidence",
+         "0"],
+        ["rank", "88A"],
+        ["rank", "88A", "2024/25", "--by", "size"],
+        ["rank", "88A", "2024/25", "--by", "change"],
+        ["rank", "88A", "2024/25", "--base", "2023/24"],
+        ["rank", "88A", "2024/25", "--limit", "0"],
+        ["rank", "88A", "2024/25", "--limit", "-3"],
+        ["rank", "88A", "2024/25", "--quarterly"],
+        ["series", "a", "b", "--confidence", "0.99"],
+        ["series", "a", "b", "--chart", "-o", "json"],
+        ["series", "a", "b", "--svg", "x.svg"],
+        ["chart", "dorset", "88A"],
+        ["chart", "dorset", "88A", "--svg", ""],
+        ["chart", "dorset", "88A", "--svg", "x.svg", "--chart"],
     ]
     for argv in cases:
         # Usage errors come before any connection: no service needed.
@@ -539,6 +570,406 @@ def test_compare():
                       "--from", "2017/18", "--to", "2018/19", url=srv.url)
         check("England and Wales: 3217 in 2017/18 %s 4373 in 2018/19, "
               "+1156 (+35.9%%)" % ARROW in res.out, "E&W headline", res)
+
+
+def test_verdicts():
+    """compare's sentence, rates, exact tests and verdicts in words."""
+    with Server() as srv:
+        argv = ["compare", "dorset", "s15a", "--from", "2017/18", "--to",
+                "2020/21"]
+        d = as_json(offstat("-o", "json", *argv, url=srv.url))
+        res = offstat("-o", "table", *argv, url=srv.url)
+        lines = res.out.splitlines()
+        check(lines[0] == d["summary"], "the sentence comes first", res)
+        check("more than chance would explain at 95% confidence" in
+              lines[0], "the sentence at 95%", res)
+        check(d["confidence"] == 0.95, "the level", d["confidence"])
+        s = d["subject"]
+        t = s["change_test"]
+        check(t["known"] and abs(t["p_value"] - 0.0154) < 5e-5 and
+              abs(t["estimate"] - 62 / 37) < 1e-9 and
+              t["lower"] < t["estimate"] < t["upper"] and
+              t["confidence"] == 0.95 and t["verdict"] == "rose",
+              "Dorset's change test", t)
+        check(s["versus_subject"] is None, "no test of the subject "
+              "against itself", s)
+        people = s["base"]["rates"]["people"]
+        check(people["known"] and people["population"] == 776780 and
+              abs(people["per_100k"] - 37 / 776780 * 1e5) < 1e-9 and
+              people["lower"] < people["per_100k"] < people["upper"],
+              "Dorset's 2017/18 rate", people)
+        check(s["base"]["rates"]["under18"]["population"] == 144050,
+              "the under-18 rate", s["base"]["rates"])
+        sw = [c for c in d["comparators"] if c["area"]["name"] ==
+              "South West"][0]
+        check(not sw["change_test"]["known"] and
+              sw["change_test"]["estimate"] is None and
+              sw["change_test"]["note"] != "" and
+              not sw["versus_subject"]["known"], "untestable", sw)
+
+        at = [i for i, l in enumerate(lines) if l.startswith("AREA")]
+        check(len(at) == 2, "a table of figures and one of tests", res)
+        header, dorset = lines[at[0]], lines[at[0] + 1]
+        check("RATE 2017/18" in header and "RATE 2020/21" in header,
+              "rate columns", header)
+        check("4.76" in dorset.split() and "7.98" in dorset.split(),
+              "Dorset's rates per 100,000", dorset)
+        check("Exact tests at 95% confidence:" in res.out, "the level",
+              res)
+        tests = lines[at[1] + 1]
+        check(tests.split()[:7] == ["Dorset", "1.68", "1.10", "to", "2.59",
+                                    "0.0154", "rose"], "Dorset's test",
+              tests)
+
+        # At 99% the same rise is within what chance alone could produce.
+        d99 = as_json(offstat("-o", "json", *argv, "--confidence", "0.99",
+                              url=srv.url))
+        check(d99["confidence"] == 0.99 and
+              d99["subject"]["change_test"]["verdict"] ==
+              "no distinguishable change" and
+              d99["subject"]["change_test"]["confidence"] == 0.99,
+              "at 99%", d99["subject"]["change_test"])
+        check(abs(d99["subject"]["change_test"]["p_value"] -
+                  t["p_value"]) < 1e-12, "the p-value does not depend on "
+              "the level")
+        check(d99["subject"]["change_test"]["lower"] < t["lower"],
+              "a wider interval")
+        res = offstat("-o", "table", *argv, "--confidence", "99%",
+                      url=srv.url)
+        lines = res.out.splitlines()
+        check("within what chance alone could produce" in lines[0] and
+              "99% interval 0.97 to 2.96" in lines[0], "the sentence at 99%",
+              res)
+        check("Exact tests at 99% confidence:" in res.out and
+              "99% INTERVAL" in res.out, "the level in the table", res)
+        at = [i for i, l in enumerate(lines) if l.startswith("AREA")]
+        check(len(at) == 2, "two tables at 99%", res)
+        check(lines[at[1] + 1].split()[5:9] ==
+              ["0.0154", "no", "distinguishable", "change"],
+              "Dorset's verdict at 99%", lines[at[1] + 1])
+
+        # Against a comparator: the subject against the rest of it.
+        argv = ["compare", "dorset", "88A", "--from", "2024/25 Q1", "--to",
+                "2024/25 Q4"]
+        d = as_json(offstat("-o", "json", *argv, url=srv.url))
+        check(d["summary"].endswith("The change was higher than that of "
+                                    "the rest of the South West (-4.2%) at "
+                                    "95% confidence."), "the sentence",
+              d["summary"])
+        sw = d["comparators"][0]
+        v = sw["versus_subject"]
+        check(sw["area"]["name"] == "South West" and v["known"] and
+              v["verdict"] == "higher than" and v["estimate"] > 1 and
+              v["lower"] > 1 and v["p_value"] < 0.01 and
+              "rest of the South West" in v["note"], "versus the South West",
+              v)
+        check(sw["change_test"]["verdict"] == "no distinguishable change",
+              "the South West's own change", sw["change_test"])
+        res = offstat("-o", "table", *argv, url=srv.url)
+        lines = res.out.splitlines()
+        check(lines[0] == d["summary"], "the sentence first", res)
+        at = [i for i, l in enumerate(lines) if l.startswith("AREA")]
+        check(len(at) == 2, "two tables", res)
+        check("DORSET'S CHANGE WAS" in lines[at[1]], "the verdict column",
+              lines[at[1]])
+        row = lines[at[1] + 2]
+        check(row.startswith("South West") and
+              row.rstrip().endswith("higher than") and
+              "no distinguishable change" in row and "3.26" in row and
+              "0.0017" in row, "the South West's row", row)
+        check("tested: Dorset's change against the rest of the South West"
+              in res.out, "what was tested", res)
+        # A comparator whose change differs by chance alone.
+        d = as_json(offstat("-o", "json", "compare", "wiltshire", "88A",
+                            "--from", "2024/25 Q1", "--to", "2024/25 Q4",
+                            "--with", "south west", url=srv.url))
+        check(d["comparators"][0]["versus_subject"]["verdict"] ==
+              "not distinguishable from", "Wiltshire",
+              d["comparators"][0]["versus_subject"])
+        res = offstat("-o", "table", "compare", "wiltshire", "88A", "--from",
+                      "2024/25 Q1", "--to", "2024/25 Q4", "--with",
+                      "south west", url=srv.url)
+        check("not distinguishable from" in res.out and
+              "WILTSHIRE'S CHANGE WAS" in res.out, "Wiltshire's table", res)
+
+        rows = as_csv(offstat("-o", "csv", *argv, url=srv.url))
+        check(rows[0]["verdict"] == "rose" and
+              abs(float(rows[0]["p_value"]) - 0.0050976) < 1e-6 and
+              rows[0]["versus_subject_verdict"] == "" and
+              rows[1]["versus_subject_verdict"] == "higher than" and
+              float(rows[0]["base_rate_per_100k"]) > 1.28 and
+              rows[0]["base_population"] == "776780" and
+              rows[1]["confidence"] == "0.95", "csv", rows[:2])
+        offstat("compare", "dorset", "s15a", "--from", "2017/18", "--to",
+                "2020/21", "--confidence", "0.2", url=srv.url,
+                rc=EXIT_EBADREQUEST)
+
+
+CAUTION = "A ranking of forces is not a ranking of safety"
+
+
+def test_rank():
+    with Server() as srv:
+        argv = ["rank", "88A", "2024/25", "--within", "south west"]
+        res = offstat("-o", "table", *argv, url=srv.url)
+        lines = res.out.splitlines()
+        at = [i for i, l in enumerate(lines) if l.startswith("RANK")]
+        check(len(at) == 1, "a table", res)
+        at = at[0]
+        check(lines[at].split()[:5] == ["RANK", "AREA", "COUNT", "95%",
+                                        "INTERVAL"], "header", lines[at])
+        rows = lines[at + 1:at + 6]
+        check(rows[0].split()[:4] == ["1", "Avon", "and", "Somerset"] and
+              rows[0].split()[4] == "281", "Avon and Somerset first", res)
+        check(rows[4].split()[:3] == ["5", "Wiltshire", "61"] and
+              lines[at + 6] == "", "Wiltshire last", res)
+        check("249.1 to 315.9" in rows[0], "the count's interval", rows[0])
+        check("Caution:" in res.out and CAUTION in " ".join(res.out.split())
+              and res.out.index("Caution:") > res.out.index("Wiltshire"),
+              "the caution under the table", res)
+        check("Not ranked" not in res.out, "nothing missing", res)
+
+        d = as_json(offstat("-o", "json", *argv, url=srv.url))
+        check([(a["rank"], a["area"]["name"], a["value"]["count"])
+               for a in d["areas"]] ==
+              [(1, "Avon and Somerset", 281), (2, "Devon and Cornwall", 224),
+               (3, "Gloucestershire", 90), (4, "Dorset", 64),
+               (5, "Wiltshire", 61)], "the order", d["areas"])
+        check(d["by"] == "COUNT" and d["confidence"] == 0.95 and
+              CAUTION in d["caution"] and d["missing"] == [] and
+              d["offence"]["code"] == "88A", "the reply", d)
+        a = d["areas"][0]
+        check(a["score"] == 281 and a["lower"] < 281 < a["upper"] and
+              a["trend"] is None and
+              a["value"]["rates"]["people"]["known"], "a ranked area", a)
+
+        # Every English force: those without figures are listed apart.
+        d = as_json(offstat("-o", "json", "rank", "88A", "2024/25",
+                            "--within", "england", url=srv.url))
+        check(len(d["missing"]) == 34 and len(d["areas"]) == 5,
+              "34 forces missing", len(d["missing"]))
+        res = offstat("-o", "table", "rank", "88A", "2024/25", "--within",
+                      "england", url=srv.url)
+        words = " ".join(res.out.split())
+        check("Not ranked, without the figures (34):" in words and
+              "Metropolitan Police" in words and "City of London" in words,
+              "the missing forces", res)
+        rows = as_csv(offstat("-o", "csv", "rank", "88A", "2024/25",
+                              "--within", "england", url=srv.url))
+        check(len(rows) == 39 and
+              sum(r["ranked"] == "false" for r in rows) == 34 and
+              rows[0]["count"] == "281" and rows[0]["rank"] == "1",
+              "csv: ranked and missing rows", rows[:2])
+        d = as_json(offstat("rank", "88A", "2024/25", "--within", "england",
+                            "--limit", "2", url=srv.url))
+        check(len(d["areas"]) == 2 and len(d["missing"]) == 34, "--limit")
+
+        # By rate, and by change with its test.
+        d = as_json(offstat("rank", "88A", "2024/25", "--within",
+                            "south west", "--by", "rate", url=srv.url))
+        scores = [a["score"] for a in d["areas"]]
+        check(d["by"] == "RATE" and scores == sorted(scores, reverse=True)
+              and d["areas"][0]["area"]["name"] == "Avon and Somerset" and
+              abs(scores[0] - 281 / 1729464 * 1e5) < 1e-6, "by rate", d)
+        d = as_json(offstat("rank", "88A", "2024/25", "--within",
+                            "south west", "--by", "rate-u18", url=srv.url))
+        check(d["by"] == "RATE_UNDER18", "by the under-18 rate", d["by"])
+        argv = ["rank", "88A", "2024/25 Q4", "--by", "change", "--base",
+                "2024/25 Q1", "--within", "south west"]
+        d = as_json(offstat(*argv, "--confidence", "0.99", url=srv.url))
+        top = d["areas"][0]
+        check(d["by"] == "CHANGE" and d["confidence"] == 0.99 and
+              top["area"]["name"] == "Dorset" and top["score"] == 180 and
+              top["trend"]["change_test"]["verdict"] == "rose" and
+              top["trend"]["base"]["count"] == 10, "by change", top)
+        res = offstat("-o", "table", *argv, url=srv.url)
+        check("% CHANGE" in res.out and "+180.0%" in res.out and
+              "no distinguishable change" in res.out and
+              "2024/25 Q1" in res.out, "the change table", res)
+        regions = as_json(offstat("rank", "88A", "2024/25", "--kind",
+                                  "region", url=srv.url))
+        kinds = ([a["area"]["kind"] for a in regions["areas"]] +
+                 [m["kind"] for m in regions["missing"]])
+        check(kinds == ["REGION"] * 9, "the nine regions", kinds)
+        offstat("rank", "88A", "2024/25", "--within", "narnia", url=srv.url,
+                rc=EXIT_ENOTFOUND)
+
+
+def bar_lines(out):
+    """The lines of a terminal chart that start with a period label."""
+    return [l for l in out.splitlines() if l[:4].isdigit() and "/" in l[:8]]
+
+
+def test_chart_bars():
+    with Server() as srv:
+        utf8 = clean_env(LC_ALL="C.UTF-8", COLUMNS="80")
+        argv = ["series", "england and wales", "88A", "--from", "2016/17",
+                "--to", "2018/19", "--chart"]
+        res = offstat(*argv, url=srv.url, env=utf8)
+        lines = res.out.splitlines()
+        bars = bar_lines(res.out)
+        check([b.split()[0] for b in bars] == ["2016/17", "2017/18",
+                                              "2018/19"], "one bar a period",
+              res)
+        check("1156" in bars[0] and "█" in bars[0], "the bar", res)
+        check(bars[1].split()[1:] == ["no", "figure"] and
+              bars[2].split()[1:] == ["no", "figure"], "no figure", res)
+        markers = [i for i, l in enumerate(lines) if "series break" in l and
+                   "2017/18" in l]
+        check(len(markers) == 1, "one break marker", res)
+        marker = markers[0]
+        check(lines[marker + 1].startswith("2017/18") and
+              lines[marker - 1].startswith("2016/17"),
+              "the break marked before 2017/18", res)
+        check("Series break from 2017/18:" in res.out, "what changed", res)
+        for line in lines[:marker + 3]:
+            check(len(line) <= 79, "fits 80 columns: %r" % line)
+
+        # Small numbers, scaled bars, ASCII outside a UTF-8 locale.
+        argv = ["series", "wiltshire", "88A", "--quarterly", "--from",
+                "2024/25 Q1", "--to", "2024/25 Q4", "--chart"]
+        res = offstat(*argv, url=srv.url,
+                      env=clean_env(LC_ALL="C", COLUMNS="60"))
+        bars = bar_lines(res.out)
+        check(len(bars) == 4 and all(ord(c) < 128 for c in res.out),
+              "ASCII", res)
+        q2 = bars[1]
+        check(q2.split()[:3] == ["2024/25", "Q2", "9*"], "9 is marked", q2)
+        check("* small number" in res.out, "what the mark means", res)
+        widths = [b.count("#") for b in bars]
+        check(all(len(b) <= 59 for b in bars), "fits 60 columns", bars)
+        check(widths[0] == max(widths) and
+              abs(widths[1] / widths[0] - 9 / 22) < 0.05 and
+              abs(widths[3] / widths[0] - 17 / 22) < 0.05,
+              "bars in proportion", widths)
+        res = offstat(*argv, url=srv.url,
+                      env=clean_env(LC_ALL="C.UTF-8", COLUMNS="120"))
+        wide = bar_lines(res.out)
+        check(all(len(b) <= 119 for b in wide) and
+              len(wide[0]) > len(bars[0]) + 40, "scaled to $COLUMNS", res)
+        check("█" in wide[0] and "#" not in wide[0], "blocks", res)
+        # --chart is for people: json does not mix with it.
+        offstat("-o", "json", *argv, url=srv.url, rc=EXIT_USAGE)
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def svg_parse(path):
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as e:
+        raise Failure("%s is not XML: %s" % (path, e))
+    check(root.tag == SVG + "svg" and root.get("version") == "1.1" and
+          root.get("viewBox", "").startswith("0 0 "), "an SVG 1.1 root",
+          root.attrib)
+    return root
+
+
+def svg_class(root, cls):
+    return [e for e in root.iter() if cls in (e.get("class") or "").split()]
+
+
+def svg_texts(elems):
+    return ["".join(e.itertext()) for e in elems]
+
+
+def test_chart_svg():
+    with Server() as srv:
+        tmp = tempfile.mkdtemp(prefix="offstat-svg-")
+        try:
+            path = os.path.join(tmp, "dorset.svg")
+            res = offstat("-o", "json", "chart", "dorset", "88A", "--from",
+                          "2024/25 Q1", "--to", "2024/25 Q4", "--quarterly",
+                          "--svg", path, url=srv.url)
+            d = as_json(res)
+            check(d["file"] == path and d["measure"] == "rate_per_100k" and
+                  d["bands"] is True and
+                  [l["name"] for l in d["lines"]] ==
+                  ["Dorset", "South West", "England"], "what was drawn", d)
+            root = svg_parse(path)
+            lines = svg_class(root, "line")
+            check(len(lines) == 3 and all(e.tag == SVG + "path" for e in
+                                          lines), "three lines", lines)
+            check(len({e.get("stroke") for e in lines}) == 3,
+                  "a colour each")
+            bands = svg_class(root, "band")
+            check(len(bands) == 3 and all(e.get("fill-opacity") for e in
+                                          bands), "three bands", bands)
+            check(len(svg_class(root, "point")) == 12, "four points a line")
+            check(svg_class(root, "series-break") == [], "no break here")
+            title = svg_texts(svg_class(root, "title"))
+            check(len(title) == 1 and "Sexual grooming (88A)" in title[0]
+                  and "Dorset" in title[0], "the title", title)
+            check(root.find(SVG + "title") is not None, "an SVG <title>")
+            legend = " ".join(svg_texts(svg_class(root, "legend-item")))
+            for name in ("Dorset", "South West", "England"):
+                check(name in legend, "the legend names %s" % name, legend)
+            notes = " ".join(svg_texts(svg_class(root, "legend-note")))
+            check("95% Poisson interval" in notes, "the band explained",
+                  notes)
+            axes = " ".join(svg_texts(svg_class(root, "axis-title")))
+            check("per 100,000 people" in axes, "rates on the y axis", axes)
+            periods = svg_texts(svg_class(root, "period"))
+            check(periods == ["2024/25 Q1", "2024/25 Q2", "2024/25 Q3",
+                              "2024/25 Q4"], "period labels", periods)
+            footer = " ".join(svg_texts(svg_class(root, "footer")))
+            check("ho-prc-open-data" in footer and "Home Office" in footer,
+                  "sources in the footer", footer)
+            # Each band spans its line: the exact interval of each rate.
+            check(len(bands[0].get("d").split("L")) == 8,
+                  "a band over four points", bands[0].get("d"))
+
+            # The break, by default periods, with one line only.
+            path = os.path.join(tmp, "ew.svg")
+            res = offstat("-o", "table", "chart", "england and wales", "88A",
+                          "--from", "2016/17", "--to", "2018/19", "--svg",
+                          path, url=srv.url)
+            check(res.out.startswith("Wrote %s" % path), "says what it "
+                  "wrote", res)
+            root = svg_parse(path)
+            brk = svg_class(root, "series-break")
+            check(len(brk) == 1 and brk[0].tag == SVG + "line" and
+                  brk[0].get("stroke-dasharray"), "a dashed break line", brk)
+            label = svg_texts(svg_class(root, "series-break-label"))
+            check(len(label) == 1 and "2017/18" in label[0], "labelled",
+                  label)
+            x = float(brk[0].get("x1"))
+            pts = svg_class(root, "point")
+            check(len(pts) == 1 and float(pts[0].get("cx")) < x,
+                  "2016/17 before the break", pts)
+
+            # Counts when a population is unknown; small numbers marked.
+            path = os.path.join(tmp, "wilts.svg")
+            d = as_json(offstat("chart", "wiltshire", "88A", "--quarterly",
+                                "--from", "2024/25 Q1", "--with",
+                                "united kingdom", "--svg", path,
+                                url=srv.url))
+            check(d["measure"] == "count", "counts", d)
+            root = svg_parse(path)
+            axes = " ".join(svg_texts(svg_class(root, "axis-title")))
+            check("counts" in axes, "the axis says counts", axes)
+            check(len(svg_class(root, "small-number")) == 1,
+                  "Wiltshire's 9 is ringed")
+            notes = " ".join(svg_texts(svg_class(root, "legend-note")))
+            check("small number" in notes and "Counts, not rates" in notes,
+                  "the legend says so", notes)
+
+            # To stdout, and a file that cannot be written.
+            res = offstat("chart", "dorset", "s15a", "--svg", "-",
+                          url=srv.url)
+            check(res.out.startswith("<?xml"), "SVG on stdout", res)
+            res = offstat("chart", "dorset", "s15a", "--svg",
+                          os.path.join(tmp, "no", "such", "dir.svg"),
+                          url=srv.url, rc=1)
+            check("cannot write" in res.err, "says so", res)
+            offstat("chart", "narnia", "s15a", "--svg",
+                    os.path.join(tmp, "n.svg"), url=srv.url,
+                    rc=EXIT_ENOTFOUND)
+            check(not os.path.exists(os.path.join(tmp, "n.svg")),
+                  "no file for a failed call")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_errors():

@@ -88,7 +88,25 @@ test_names(void)
 	offstat_offence_list_free(NULL);
 	offstat_source_list_free(NULL);
 	offstat_server_info_free(NULL);
+	offstat_ranking_free(NULL);
 	offstat_client_close(NULL);
+	{
+		offstat_rank_by by;
+		CHECK(offstat_rank_by_parse(&by, "rate-u18") == OFFSTAT_OK &&
+		              by == OFFSTAT_RANK_RATE_UNDER18,
+		      "rate-u18");
+		CHECK(offstat_rank_by_parse(&by, "Change") == OFFSTAT_OK &&
+		              by == OFFSTAT_RANK_CHANGE,
+		      "change");
+		CHECK(offstat_rank_by_parse(&by, "size") == OFFSTAT_EINVAL,
+		      "bad order");
+		CHECK(strcmp(offstat_rank_by_name(OFFSTAT_RANK_RATE),
+		             "RATE") == 0,
+		      "RATE");
+		CHECK(offstat_rank_by_name(0) == NULL &&
+		              offstat_rank_by_name(5) == NULL,
+		      "unknown orders");
+	}
 }
 
 static void
@@ -192,6 +210,161 @@ test_results(void)
 	                       &st);
 	CHECK(rv == OFFSTAT_EINVAL && st.code == 0 && st.message != NULL,
 	      "a NULL result pointer is the caller's error");
+	offstat_status_clear(&st);
+}
+
+/* Rates, exact tests and verdicts (issue 3), and RankAreas. */
+static void
+test_statistics(void)
+{
+	offstat_status      st     = OFFSTAT_STATUS_INIT;
+	const char         *with[] = {"south west"};
+	offstat_comparison *cmp;
+	offstat_ranking    *rank;
+	int                 rv;
+
+	rv = offstat_compare_trend(&cmp, client, "dorset", "s15a", "2017/18",
+	                           "2020/21", NULL, 0, NULL, &st);
+	CHECK_OK(rv, st);
+	if (rv == OFFSTAT_OK) {
+		const offstat_trend *s = &cmp->subject;
+		CHECK(cmp->confidence == 0.95, "%g", cmp->confidence);
+		CHECK(s->base.rates.people.known &&
+		              s->base.rates.people.population == 776780 &&
+		              s->base.rates.people.per_100k > 4.763 &&
+		              s->base.rates.people.per_100k < 4.764 &&
+		              s->base.rates.people.lower <
+		                      s->base.rates.people.per_100k &&
+		              strcmp(s->base.rates.people.population_source,
+		                     "ons-mid2020") == 0,
+		      "Dorset's rate in 2017/18");
+		CHECK(s->end.rates.under18.known &&
+		              s->end.rates.under18.population == 144050,
+		      "the under-18 rate");
+		CHECK(s->change_test.known &&
+		              s->change_test.p_value > 0.01543 &&
+		              s->change_test.p_value < 0.01544 &&
+		              s->change_test.lower > 1.09 &&
+		              s->change_test.upper < 2.6 &&
+		              strcmp(s->change_test.verdict, "rose") == 0,
+		      "Dorset rose, p = %g", s->change_test.p_value);
+		CHECK(!s->versus_subject.known &&
+		              s->versus_subject.verdict[0] == '\0' &&
+		              s->versus_subject.confidence == 0,
+		      "no test of the subject against itself");
+		CHECK(cmp->n_comparators > 0 &&
+		              !cmp->comparators[0].change_test.known &&
+		              cmp->comparators[0].change_test.note[0] !=
+		                      '\0' &&
+		              !cmp->comparators[0].end.rates.people.known &&
+		              cmp->comparators[0]
+		                              .end.rates.people
+		                              .population_source != NULL,
+		      "an untestable comparator says why");
+		offstat_comparison_free(cmp);
+	}
+
+	rv = offstat_compare_trend_ex(&cmp, client, "dorset", "s15a",
+	                              "2017/18", "2020/21", NULL, 0, NULL,
+	                              0.99, &st);
+	CHECK_OK(rv, st);
+	if (rv == OFFSTAT_OK) {
+		CHECK(cmp->confidence == 0.99 &&
+		              cmp->subject.change_test.confidence == 0.99 &&
+		              strcmp(cmp->subject.change_test.verdict,
+		                     "no distinguishable change") == 0 &&
+		              strstr(cmp->summary,
+		                     "within what chance alone") != NULL,
+		      "at 99%%: %s", cmp->subject.change_test.verdict);
+		offstat_comparison_free(cmp);
+	}
+	CHECK(offstat_compare_trend_ex(&cmp, client, "dorset", "s15a",
+	                               "2017/18", "2020/21", NULL, 0, NULL,
+	                               1.5, &st) == OFFSTAT_EINVAL,
+	      "a level over 1");
+	CHECK(offstat_compare_trend_ex(&cmp, client, "dorset", "s15a",
+	                               "2017/18", "2020/21", NULL, 0, NULL,
+	                               0.2, &st) == OFFSTAT_EBADREQUEST &&
+	              st.code == 3,
+	      "a level the service refuses");
+
+	rv = offstat_compare_trend_ex(&cmp, client, "dorset", "88A",
+	                              "2024/25 Q1", "2024/25 Q4", with, 1,
+	                              NULL, 0, &st);
+	CHECK_OK(rv, st);
+	if (rv == OFFSTAT_OK) {
+		const offstat_ratio_test *v;
+		CHECK(cmp->n_comparators == 1, "%zu", cmp->n_comparators);
+		v = &cmp->comparators[0].versus_subject;
+		CHECK(v->known && v->estimate > 1 && v->lower > 1 &&
+		              v->p_value < 0.01 &&
+		              strcmp(v->verdict, "higher than") == 0 &&
+		              strstr(v->note, "rest of the South West") !=
+		                      NULL,
+		      "Dorset against the rest of the South West: %s",
+		      v->verdict);
+		offstat_comparison_free(cmp);
+	}
+
+	rv = offstat_rank_areas(&rank, client, "88A", "2024/25",
+	                        OFFSTAT_RANK_COUNT, NULL, OFFSTAT_AREA_FORCE,
+	                        "south west", 0, 0, NULL, &st);
+	CHECK_OK(rv, st);
+	if (rv == OFFSTAT_OK) {
+		CHECK(rank->n_areas == 5 && rank->n_missing == 0 &&
+		              rank->by == OFFSTAT_RANK_COUNT &&
+		              rank->confidence == 0.95,
+		      "%zu ranked", rank->n_areas);
+		CHECK(rank->n_areas == 5 && rank->areas[0].rank == 1 &&
+		              strcmp(rank->areas[0].area.name,
+		                     "Avon and Somerset") == 0 &&
+		              rank->areas[0].value.count == 281 &&
+		              rank->areas[0].score == 281 &&
+		              rank->areas[0].lower < 281 &&
+		              rank->areas[0].upper > 281 &&
+		              !rank->areas[0].has_trend &&
+		              strcmp(rank->areas[4].area.name, "Wiltshire") ==
+		                      0 &&
+		              rank->areas[4].value.count == 61,
+		      "Avon and Somerset 281 first, Wiltshire 61 last");
+		CHECK(strstr(rank->caution, "not a ranking of safety") != NULL,
+		      "the caution");
+		CHECK(strcmp(rank->offence.code, "88A") == 0 &&
+		              rank->n_sources > 0,
+		      "offence and sources");
+		offstat_ranking_free(rank);
+	}
+	rv = offstat_rank_areas(
+	        &rank, client, "88A", "2024/25 Q4", OFFSTAT_RANK_CHANGE,
+	        "2024/25 Q1", OFFSTAT_AREA_ANY, "england", 3, 0.99, NULL, &st);
+	CHECK_OK(rv, st);
+	if (rv == OFFSTAT_OK) {
+		CHECK(rank->n_areas == 3 && rank->n_missing == 34 &&
+		              rank->confidence == 0.99,
+		      "%zu ranked, %zu missing", rank->n_areas,
+		      rank->n_missing);
+		CHECK(rank->n_areas > 0 && rank->areas[0].has_trend &&
+		              rank->areas[0].trend.change_test.known &&
+		              rank->areas[0].trend.change_test.confidence ==
+		                      0.99 &&
+		              rank->areas[0].trend.base.count == 10,
+		      "by change, with the test");
+		offstat_ranking_free(rank);
+	}
+	CHECK(offstat_rank_areas(&rank, client, "88A", "2024/25",
+	                         OFFSTAT_RANK_CHANGE, NULL, OFFSTAT_AREA_FORCE,
+	                         NULL, 0, 0, NULL, &st) == OFFSTAT_EINVAL &&
+	              st.message != NULL,
+	      "change without a base period");
+	CHECK(offstat_rank_areas(&rank, client, "88A", "2024/25",
+	                         (offstat_rank_by)9, NULL, OFFSTAT_AREA_FORCE,
+	                         NULL, 0, 0, NULL, &st) == OFFSTAT_EINVAL,
+	      "an unknown order");
+	CHECK(offstat_rank_areas(&rank, client, "88A", "2024/25",
+	                         OFFSTAT_RANK_COUNT, NULL, OFFSTAT_AREA_FORCE,
+	                         "narnia", 0, 0, NULL,
+	                         &st) == OFFSTAT_ENOTFOUND,
+	      "an unknown area");
 	offstat_status_clear(&st);
 }
 
@@ -344,6 +517,7 @@ main(int argc, char **argv)
 	              OFFSTAT_OK,
 	      "token");
 	test_results();
+	test_statistics();
 	test_paging();
 	test_threads();
 	test_lost();
