@@ -1,5 +1,6 @@
 #include "server.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -226,6 +227,66 @@ fail:
 	return (rv);
 }
 
+/* A server whose socket never finished closing; see server_stop. */
+static server *abandoned;
+
+typedef struct {
+	nng_socket      sock;
+	pthread_mutex_t lock;
+	pthread_cond_t  cv;
+	bool            done;
+} closer;
+
+static void *
+close_thread(void *arg)
+{
+	closer *c = arg;
+	nng_close(c->sock);
+	pthread_mutex_lock(&c->lock);
+	c->done = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->lock);
+	return (NULL);
+}
+
+/* Closes the socket, waiting at most ms; false when it did not finish. */
+static bool
+close_bounded(server *s, int ms)
+{
+	static closer   c; /* outlives a close that never returns */
+	pthread_t       t;
+	struct timespec deadline;
+	bool            done;
+
+	c.sock = s->sock;
+	c.done = false;
+	pthread_mutex_init(&c.lock, NULL);
+	pthread_cond_init(&c.cv, NULL);
+	if (pthread_create(&t, NULL, close_thread, &c) != 0) {
+		nng_close(s->sock);
+		return (true);
+	}
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += ms / 1000;
+	deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c.lock);
+	while (!c.done &&
+	       pthread_cond_timedwait(&c.cv, &c.lock, &deadline) == 0) {
+	}
+	done = c.done;
+	pthread_mutex_unlock(&c.lock);
+	if (done) {
+		pthread_join(t, NULL);
+	} else {
+		pthread_detach(t);
+	}
+	return (done);
+}
+
 void
 server_stop(server *s, int timeout_ms)
 {
@@ -242,10 +303,20 @@ server_stop(server *s, int timeout_ms)
 		log_warn("stopping with requests still in flight", "count=%d",
 		         atomic_load(&s->busy));
 	}
-	for (size_t i = 0; i < s->nworkers; i++) {
-		nng_aio_stop(s->workers[i].aio);
+	/* Closing the socket aborts every receive and send; the callbacks
+	 * see NNG_ECLOSED and stop re-arming. nng 1.5.2's close can wait for
+	 * ever on a task that was prepared but never started (nng issue
+	 * #1543, seen here under load), so it runs on its own thread and the
+	 * service exits without it after a bounded wait: nothing is in flight
+	 * by then and the store is closed by the caller either way. */
+	if (!close_bounded(s, 3000)) {
+		log_warn("nng did not finish closing the socket; exiting "
+		         "without waiting for it",
+		         NULL);
+		/* Kept reachable: callbacks may still touch the workers. */
+		abandoned = s;
+		return;
 	}
-	nng_close(s->sock);
 	for (size_t i = 0; i < s->nworkers; i++) {
 		nng_aio_free(s->workers[i].aio);
 	}

@@ -177,12 +177,19 @@ harness_stop(harness_server *s)
 			snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
 			(void)system(cmd);
 			if (WIFEXITED(st)) {
+				if (WEXITSTATUS(st) != 0) {
+					fprintf(stderr, "offstatd exited %d\n",
+					        WEXITSTATUS(st));
+				}
 				return (WEXITSTATUS(st));
 			}
+			fprintf(stderr, "offstatd died of signal %d\n",
+			        WIFSIGNALED(st) ? WTERMSIG(st) : -1);
 			return (-1);
 		}
 		nng_msleep(50);
 	}
+	fprintf(stderr, "offstatd did not stop within 15 s of SIGTERM\n");
 	kill(s->pid, SIGKILL);
 	waitpid(s->pid, &st, 0);
 	s->pid = -1;
