@@ -10,6 +10,63 @@
 #include "auth.h"
 #include "log.h"
 
+/* Length of the well-formed UTF-8 sequence at p, or 0 when it is not one. */
+static int
+utf8_seq(const unsigned char *p)
+{
+	unsigned c = p[0], min;
+	int      n;
+
+	if (c < 0x80) {
+		return (1);
+	}
+	if ((c & 0xe0) == 0xc0) {
+		n   = 1;
+		min = 0x80;
+		c &= 0x1f;
+	} else if ((c & 0xf0) == 0xe0) {
+		n   = 2;
+		min = 0x800;
+		c &= 0x0f;
+	} else if ((c & 0xf8) == 0xf0) {
+		n   = 3;
+		min = 0x10000;
+		c &= 0x07;
+	} else {
+		return (0);
+	}
+	for (int i = 1; i <= n; i++) {
+		if ((p[i] & 0xc0) != 0x80) {
+			return (0);
+		}
+		c = (c << 6) | (p[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
+		return (0);
+	}
+	return (n + 1);
+}
+
+/*
+ * Replaces bytes that are not well-formed UTF-8 with '?'. Messages quote
+ * what the caller sent, cut to a length ("%.100s") that can split a
+ * character, and a reply's strings must be UTF-8 for every protobuf
+ * implementation to decode it.
+ */
+static void
+utf8_repair(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	while (*p != '\0') {
+		int n = utf8_seq(p);
+		if (n == 0) {
+			*p++ = '?';
+		} else {
+			p += n;
+		}
+	}
+}
+
 void
 rpc_error(rpc_ctx *ctx, int code, const char *fmt, ...)
 {
@@ -22,6 +79,7 @@ rpc_error(rpc_ctx *ctx, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	utf8_repair(buf);
 	ctx->code    = code;
 	ctx->message = arena_strdup(&ctx->mem, buf);
 }
@@ -47,6 +105,7 @@ rpc_detail(rpc_ctx *ctx, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	utf8_repair(buf);
 	ctx->details[ctx->ndetails++] = arena_strdup(&ctx->mem, buf);
 }
 
@@ -96,38 +155,11 @@ utf8_valid(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	while (*p != '\0') {
-		unsigned c = *p;
-		int      n;
-		unsigned min;
-		if (c < 0x80) {
-			p++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) {
-			n   = 1;
-			min = 0x80;
-			c &= 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			n   = 2;
-			min = 0x800;
-			c &= 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			n   = 3;
-			min = 0x10000;
-			c &= 0x07;
-		} else {
+		int n = utf8_seq(p);
+		if (n == 0) {
 			return (false);
 		}
-		for (int i = 1; i <= n; i++) {
-			if ((p[i] & 0xc0) != 0x80) {
-				return (false);
-			}
-			c = (c << 6) | (p[i] & 0x3f);
-		}
-		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
-			return (false);
-		}
-		p += n + 1;
+		p += n;
 	}
 	return (true);
 }
@@ -144,6 +176,13 @@ strings_valid(const ProtobufCMessage *m, int depth)
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 		const char *base = (const char *)m + f->offset;
+		/* Members of a oneof share storage: only the one set may
+		 * be read (a uint64 read as a string pointer crashes). */
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)((const char *)m +
+		                        f->quantifier_offset) != f->id) {
+			continue;
+		}
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t       n   = *(const size_t *)((const char *)m +
                                                      f->quantifier_offset);

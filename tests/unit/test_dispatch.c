@@ -266,6 +266,52 @@ test_count_errors(void **state)
 	assert_int_equal(code, OFFSTAT__V1__CODE__INVALID_ARGUMENT);
 }
 
+/* A message quoting the caller's text is cut at 100 bytes; the cut must
+ * not split a character, or the reply would not be valid UTF-8. */
+static void
+test_error_messages_are_utf8(void **state)
+{
+	(void)state;
+	char area[128];
+	memset(area, 'a', 99);
+	strcpy(area + 99, "\xc3\xa9 force"); /* U+00E9 at bytes 99-100 */
+	Offstat__V1__GetCountRequest req =
+	        OFFSTAT__V1__GET_COUNT_REQUEST__INIT;
+	Offstat__V1__Period     p   = OFFSTAT__V1__PERIOD__INIT;
+	Offstat__V1__RpcRequest env = OFFSTAT__V1__RPC_REQUEST__INIT;
+	uint8_t                 payload[512], buf[1024];
+	void                   *out;
+	size_t                  outlen;
+	dispatch_info           info;
+
+	req.area         = area;
+	req.offence      = "88A";
+	p.text           = "2024/25";
+	req.period       = &p;
+	env.method       = RPC_METHOD_PREFIX "GetCount";
+	env.payload.data = payload;
+	env.payload.len  = offstat__v1__get_count_request__pack(&req, payload);
+	size_t n         = offstat__v1__rpc_request__pack(&env, buf);
+	assert_int_equal(dispatch_request(buf, n, &opts, &out, &outlen, &info),
+	                 0);
+	Offstat__V1__RpcResponse *r =
+	        offstat__v1__rpc_response__unpack(NULL, outlen, out);
+	free(out);
+	assert_non_null(r);
+	assert_int_equal(r->status->code, OFFSTAT__V1__CODE__NOT_FOUND);
+	for (const unsigned char *c =
+	             (const unsigned char *)r->status->message;
+	     *c != '\0'; c++) {
+		/* The split lead byte became '?'; no byte >= 0x80 is left
+		 * without its continuation. */
+		if (*c >= 0xc0) {
+			assert_true((c[1] & 0xc0) == 0x80);
+		}
+	}
+	assert_non_null(strstr(r->status->message, "a?'"));
+	offstat__v1__rpc_response__free_unpacked(r, NULL);
+}
+
 static void
 test_series(void **state)
 {
@@ -727,6 +773,7 @@ main(void)
 	        cmocka_unit_test(test_count_conflict),
 	        cmocka_unit_test(test_count_sums),
 	        cmocka_unit_test(test_count_errors),
+	        cmocka_unit_test(test_error_messages_are_utf8),
 	        cmocka_unit_test(test_series),
 	        cmocka_unit_test(test_compare_seed),
 	        cmocka_unit_test(test_compare_like_for_like),
