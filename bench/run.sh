@@ -78,7 +78,11 @@ hz=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # What else is running: the busiest processes by current CPU share.
 busy() {
-	top -bn1 -o %CPU 2>/dev/null | awk 'NR > 7 && $9 + 0 >= 5 {printf "%s %s%%; ", $12, $9}'
+	# top's first sample covers no interval: read its second.
+	top -bn2 -d 0.5 -o %CPU 2>/dev/null | awk '
+		/^top -/ { n++; rows = 0; next }
+		n == 2 && $1 == "PID" { rows = 1; next }
+		n == 2 && rows && $9 + 0 >= 5 { printf "%s %s%%; ", $12, $9 }'
 }
 # The median of the numbers on stdin.
 median() { sort -g | awk '{v[NR]=$1} END {if (NR) print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
@@ -384,6 +388,17 @@ print("%-58s %9s %10s  %s" % ("target", "measured", "limit", "verdict"))
 for t in targets:
     print("%-58s %9s %10s  %s" % t)
 print()
+# What the transport alone allows against gRPC: the bare NNG echo beside
+# the gRPC peer at the same concurrency.
+bounds = []
+for tr in ("tcp", "ipc"):
+    for c in inflights:
+        r = paired((tr, c, "GetCount", "echo"), (tr, c, "GetCount", "grpc"),
+                   "rps")
+        if r is not None:
+            bounds.append("%s %d in flight %.2f" % (tr, c, r))
+if bounds:
+    print("bare NNG echo / gRPC GetCount, req/s: " + "; ".join(bounds))
 print("also: offstatd VmRSS %.1f MB after start-up, peak VmHWM %.1f MB; "
       "gRPC peer start-up %.0f ms, VmRSS %.1f MB"
       % ($rss_start_kb / 1024, $hwm_kb / 1024, $grpc_startup_us / 1e3,
