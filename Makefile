@@ -8,8 +8,10 @@ BUILD_ASAN  ?= build-asan
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 RUN_FLAGS   ?=
+FUZZ_SECONDS ?= 60
+SOAK_MINUTES ?= 10
 
-.PHONY: all deps build run test test-fast test-asan install clean
+.PHONY: all deps build run test test-fast test-asan install clean fuzz soak
 
 all: build
 
@@ -45,3 +47,11 @@ install: build
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)
+
+# Not part of `make test`: each fuzz target for FUZZ_SECONDS (clang,
+# libFuzzer), and a soak of mixed load with malformed requests.
+fuzz: deps
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+soak: build
+	scripts/soak.sh $(SOAK_MINUTES)
