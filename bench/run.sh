@@ -76,6 +76,20 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 hz=$(getconf CLK_TCK)
 # CPU time of a process so far, in clock ticks.
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Machine-wide CPU ticks: "busy total steal". Busy counts interrupts too,
+# which a process's own system time includes when they land while it runs.
+cpu_ticks() {
+	awk '/^cpu / {
+		busy = $2 + $3 + $4 + $7 + $8
+		print busy, busy + $5 + $6 + $9, $9 }' /proc/stat
+}
+# CPU seconds of this script's finished children (the load generators),
+# from the output of `times`, which must run in this shell, not a subshell.
+children_secs() {
+	awk 'NR == 2 {
+		split($1, u, /[ms]/); split($2, s, /[ms]/)
+		print u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$1"
+}
 # What else is running: the busiest processes by current CPU share.
 busy() {
 	# top's first sample covers no interval: read its second.
@@ -85,7 +99,11 @@ busy() {
 		n == 2 && rows && $9 + 0 >= 5 { printf "%s %s%%; ", $12, $9 }'
 }
 # The median of the numbers on stdin.
-median() { sort -g | awk '{v[NR]=$1} END {if (NR) print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+median() {
+	sort -g | awk '{ v[NR] = $1 }
+		END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] \
+		                            : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
 
 # ---- Build ------------------------------------------------------------
 note "building a Release tree in $build"
@@ -253,6 +271,10 @@ run_grpc() {
 		--label "round=$1 transport=$2 system=grpc for=GetCount "
 }
 nruns=0
+read -r m_busy0 m_total0 m_steal0 < <(cpu_ticks)
+times >"$tmp/times0"
+c_secs0=$(children_secs "$tmp/times0")
+s_ticks0=$(($(ticks "$opid") + $(ticks "$epid") + (gpid ? $(ticks "$gpid") : 0)))
 for r in $(seq "$rounds"); do
 	note "round $r of $rounds (load average $(loadavg))"
 	for tr in tcp ipc; do
@@ -280,6 +302,20 @@ if [ "$grpc" = 1 ]; then
 fi
 load_after=$(loadavg)
 busy_after=$(busy)
+# The share of the machine that processes other than this benchmark's
+# servers and clients took while the load ran.
+read -r m_busy1 m_total1 m_steal1 < <(cpu_ticks)
+times >"$tmp/times1"
+c_secs1=$(children_secs "$tmp/times1")
+s_ticks1=$(($(ticks "$opid") + $(ticks "$epid") + (gpid ? $(ticks "$gpid") : 0)))
+others=$(awk -v b=$((m_busy1 - m_busy0)) -v t=$((m_total1 - m_total0)) \
+	-v c="$c_secs0" -v d="$c_secs1" -v s=$((s_ticks1 - s_ticks0)) \
+	-v hz="$hz" 'BEGIN {
+		# Our servers and load generators, subtracted from the busy time.
+		o = b - s - (d - c) * hz
+		printf "%.0f", (t > 0 && o > 0 ? 100 * o / t : 0) }')
+steal=$(awk -v s=$((m_steal1 - m_steal0)) -v t=$((m_total1 - m_total0)) \
+	'BEGIN { printf "%.0f", (t > 0 ? 100 * s / t : 0) }')
 
 # ---- The table ------------------------------------------------------------
 python3 - "$results" <<EOF
@@ -312,8 +348,9 @@ print()
 print("offstat benchmark: $rounds rounds of ${secs} s (after ${warm} s warm-up) "
       "per run, medians; $(nproc) CPUs")
 print("load average (1, 5, 15 min): before $load_before, after $load_after")
-print("busiest processes (CPU share): before: $busy_before")
-print("                               after:  $busy_after")
+print("during the load runs other processes took $others% of the machine's "
+      "CPU and the hypervisor $steal% (steal); busiest before: "
+      "${busy_before:-none}; after: ${busy_after:-none}")
 print("full-size data: $rows rows in the open data format "
       "(43 forces, BTP, 3 fraud bodies; every code; 2012/13 to 2024/25)")
 print("echo baseline carries each method's request:reply bytes: "

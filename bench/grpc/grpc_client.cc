@@ -194,7 +194,8 @@ main(int argc, char **argv)
 		std::fprintf(stderr, "usage: grpc_client --target ADDR "
 		                     "--requests FILE [--inflight N] "
 		                     "[--duration S] [--warmup S] "
-		                     "[--threads T] | --wait S\n");
+		                     "[--threads T] [--label TEXT] "
+		                     "[--no-check] | --wait S\n");
 		return 2;
 	}
 	if (wait > 0) {
