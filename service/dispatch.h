@@ -32,6 +32,7 @@ typedef struct rpc_ctx {
 	bool         answered;
 	uint64_t     started_ns;
 	double       confidence; /* of intervals; 0.95 unless asked */
+	uint64_t     as_of;      /* release asked for; 0: the latest */
 } rpc_ctx;
 
 /* Sets the call's failure status; the first error wins. */

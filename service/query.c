@@ -274,8 +274,9 @@ static const snap_entry *
 cell(rpc_ctx *ctx, int area, int offence, const period *p, int source,
      size_t *n)
 {
-	const snap_entry *e = snapshot_cell(ctx->snap, (uint32_t)area,
-	                                    (uint32_t)offence, p, n);
+	const snap_entry *e =
+	        snapshot_cell_as_of(ctx->snap, (uint32_t)area,
+	                            (uint32_t)offence, p, ctx->as_of, &ctx->mem, n);
 	if (source < 0 || *n == 0) {
 		return (e);
 	}

@@ -159,6 +159,13 @@ uint64_t snapshot_key(uint32_t area, uint32_t offence, const period *p);
 /* Entries for one cell, best first; *n is 0 when there are none. */
 const snap_entry *snapshot_cell(const snapshot *s, uint32_t area,
                                 uint32_t offence, const period *p, size_t *n);
+/*
+ * The same as it stood in release as_of (0: the latest): the versions of
+ * each entry current then, built in mem when they differ from the latest.
+ */
+const snap_entry *snapshot_cell_as_of(const snapshot *s, uint32_t area,
+                                      uint32_t offence, const period *p,
+                                      uint64_t as_of, arena *mem, size_t *n);
 
 /* Index of the area with this code, -1 when none (exact match). */
 int snapshot_area_by_code(const snapshot *s, const char *code);
