@@ -313,9 +313,14 @@ load_file(store *s, size_t i, uint64_t *rows, char *err, size_t errlen)
 int
 dataset_seed(store *s, char *err, size_t errlen)
 {
-	uint64_t rows = 0, id;
+	uint64_t rows = 0, id, seq;
 
 	if (store_begin(s, err, errlen) != 0) {
+		return (-1);
+	}
+	if (store_release_open(s, "offstat bundled dataset", "bundled", NULL,
+	                       &id, err, errlen) != 0) {
+		store_rollback(s);
 		return (-1);
 	}
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -324,8 +329,8 @@ dataset_seed(store *s, char *err, size_t errlen)
 			return (-1);
 		}
 	}
-	if (store_add_release(s, "offstat bundled dataset", "bundled", rows,
-	                      &id, err, errlen) != 0) {
+	if (store_release_add(s, id, rows, (int64_t)rows, err, errlen) != 0 ||
+	    store_release_commit(s, id, &seq, err, errlen) != 0) {
 		store_rollback(s);
 		return (-1);
 	}

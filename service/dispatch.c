@@ -1,6 +1,8 @@
 #include "dispatch.h"
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +12,12 @@
 #include "auth.h"
 #include "log.h"
 
-/* Length of the well-formed UTF-8 sequence at p, or 0 when it is not one. */
+/*
+ * Length of the well-formed UTF-8 sequence at p, which has rem > 0 bytes
+ * left, or 0 when it is not one.
+ */
 static int
-utf8_seq(const unsigned char *p)
+utf8_seq(const unsigned char *p, size_t rem)
 {
 	unsigned c = p[0], min;
 	int      n;
@@ -33,6 +38,9 @@ utf8_seq(const unsigned char *p)
 		min = 0x10000;
 		c &= 0x07;
 	} else {
+		return (0);
+	}
+	if (rem <= (size_t)n) {
 		return (0);
 	}
 	for (int i = 1; i <= n; i++) {
@@ -56,9 +64,10 @@ utf8_seq(const unsigned char *p)
 static void
 utf8_repair(char *s)
 {
-	unsigned char *p = (unsigned char *)s;
-	while (*p != '\0') {
-		int n = utf8_seq(p);
+	unsigned char *p   = (unsigned char *)s;
+	unsigned char *end = p + strlen(s);
+	while (p < end) {
+		int n = utf8_seq(p, (size_t)(end - p));
 		if (n == 0) {
 			*p++ = '?';
 		} else {
@@ -149,68 +158,240 @@ static const char *const code_names[] = {"OK",
                                          "DATA_LOSS",
                                          "UNAUTHENTICATED"};
 
-/* True when s is well-formed UTF-8 (protobuf strings must be). */
-static bool
-utf8_valid(const char *s)
+/*
+ * Memory for decoding one call. protobuf-c allocates every element of a
+ * repeated field before anything can look at the count: an envelope of
+ * 1 MiB holding 524,288 empty metadata entries (2 bytes each on the wire)
+ * costs about 96 bytes per entry (a 32-byte scan record, an 8-byte pointer,
+ * a 40-byte message and the allocator's overhead), some 48 MiB for one
+ * call, and any repeated field of a payload does the same. So both unpacks
+ * of a call draw on one budget of DECODE_FACTOR times the request limit,
+ * counting live bytes and a 16-byte header per block; a request that needs
+ * more fails to decode and is answered RESOURCE_EXHAUSTED.
+ *
+ * Why 16 times, not a fixed figure: real requests decode to a few times
+ * their size (an ingest batch of open data rows, the largest, to about 2.5
+ * times; the others are a few hundred bytes), while degenerate repeated
+ * fields reach 20 to 50 times. 16 leaves real requests room whatever
+ * --max-request is, and bounds a call to 16 MiB with the default 1 MiB
+ * limit (1 GiB with all 64 default workers busy, against 3 GiB before). A
+ * fixed 32 MiB would refuse real ingest batches under a raised limit and
+ * still allow 48 times under a small one.
+ */
+#define DECODE_FACTOR 16
+
+typedef struct {
+	ProtobufCAllocator base;
+	size_t             used;  /* live bytes, headers included */
+	size_t             limit; /* bytes used may not pass */
+	bool               over;  /* an allocation broke the budget */
+	bool               oom;   /* malloc failed within it */
+} decode_mem;
+
+/* Each block starts with its size, padded so that what follows is
+ * aligned for any type, as malloc's blocks are. */
+typedef union {
+	size_t      size;
+	max_align_t align;
+} decode_head;
+
+static void *
+decode_alloc(void *data, size_t size)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p != '\0') {
-		int n = utf8_seq(p);
-		if (n == 0) {
-			return (false);
+	decode_mem  *m    = data;
+	size_t       left = m->limit - m->used;
+	decode_head *h;
+
+	if (size > left || left - size < sizeof(*h)) {
+		m->over = true;
+		return (NULL);
+	}
+	if ((h = malloc(sizeof(*h) + size)) == NULL) {
+		m->oom = true;
+		return (NULL);
+	}
+	h->size = sizeof(*h) + size;
+	m->used += h->size;
+	return (h + 1);
+}
+
+static void
+decode_free(void *data, void *ptr)
+{
+	decode_mem  *m = data;
+	decode_head *h;
+
+	if (ptr == NULL) {
+		return;
+	}
+	h = (decode_head *)ptr - 1;
+	m->used -= h->size;
+	free(h);
+}
+
+static void
+decode_mem_init(decode_mem *m, size_t max_request)
+{
+	memset(m, 0, sizeof(*m));
+	m->base.alloc          = decode_alloc;
+	m->base.free           = decode_free;
+	m->base.allocator_data = m;
+	m->limit               = max_request <= SIZE_MAX / DECODE_FACTOR
+	                                 ? max_request * DECODE_FACTOR
+	                                 : SIZE_MAX;
+}
+
+/*
+ * Sets the status for an unpack that failed: RESOURCE_EXHAUSTED when the
+ * budget (or memory) ran out, else INVALID_ARGUMENT with msg (what the
+ * bytes are not).
+ */
+static void
+unpack_failed(rpc_ctx *ctx, const decode_mem *m, const char *what,
+              const char *msg)
+{
+	if (m->over) {
+		rpc_error(ctx, OFFSTAT__V1__CODE__RESOURCE_EXHAUSTED,
+		          "decoding %s needs more than %zu bytes of memory "
+		          "(%d times the request limit): send fewer repeated "
+		          "entries",
+		          what, m->limit, DECODE_FACTOR);
+	} else if (m->oom) {
+		rpc_error(ctx, OFFSTAT__V1__CODE__RESOURCE_EXHAUSTED,
+		          "out of memory decoding %s", what);
+	} else {
+		rpc_error(ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT, "%s", msg);
+	}
+}
+
+/*
+ * The strings of a request, checked on the wire. protobuf-c hands strings
+ * over NUL-terminated, so "Dor\0set" would silently arrive as "Dor"; and it
+ * does not check that they are UTF-8, as proto3 requires. The check walks
+ * the encoded bytes with the message's descriptors (nested messages too),
+ * after protobuf-c has accepted them, and names the first bad field.
+ */
+#define WIRE_MAX_DEPTH 16
+
+typedef struct {
+	const char *names[WIRE_MAX_DEPTH + 1]; /* the field path so far */
+	const char *why;                       /* what is wrong with it */
+	char        path[160];
+} wire_bad;
+
+/* Reads a varint at *p, before end. Returns 0, or -1 when it is cut short
+ * or longer than ten bytes. */
+static int
+wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	for (unsigned shift = 0; shift < 70; shift += 7) {
+		uint8_t b;
+		if (*p == end) {
+			return (-1);
+		}
+		b = *(*p)++;
+		x |= (uint64_t)(b & 0x7f) << shift;
+		if ((b & 0x80) == 0) {
+			*v = x;
+			return (0);
+		}
+	}
+	return (-1);
+}
+
+/* Records what is wrong and the dotted path of the field, depth deep. */
+static int
+wire_fail(wire_bad *bad, int depth, const char *why)
+{
+	size_t n = 0;
+
+	bad->why     = why;
+	bad->path[0] = '\0';
+	for (int i = 0; i <= depth && n < sizeof(bad->path); i++) {
+		int k = snprintf(bad->path + n, sizeof(bad->path) - n, "%s%s",
+		                 i > 0 ? "." : "", bad->names[i]);
+		n += k > 0 ? (size_t)k : 0;
+	}
+	return (-1);
+}
+
+/* Checks the string fields of the message of type d in p[0..len). Returns
+ * 0, or -1 with bad filled in. */
+static int
+wire_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p,
+             size_t len, int depth, wire_bad *bad)
+{
+	const uint8_t *end = p + len;
+
+	if (depth > WIRE_MAX_DEPTH) {
+		return (wire_fail(bad, depth - 1, "is nested too deeply"));
+	}
+	while (p < end) {
+		const ProtobufCFieldDescriptor *f;
+		uint64_t                        key, n;
+
+		if (wire_varint(&p, end, &key) != 0) {
+			goto malformed;
+		}
+		switch (key & 7) {
+		case 0: /* varint */
+			if (wire_varint(&p, end, &n) != 0) {
+				goto malformed;
+			}
+			continue;
+		case 1: /* 64-bit */
+			if (end - p < 8) {
+				goto malformed;
+			}
+			p += 8;
+			continue;
+		case 5: /* 32-bit */
+			if (end - p < 4) {
+				goto malformed;
+			}
+			p += 4;
+			continue;
+		case 2: /* length-delimited: read on below */
+			break;
+		default: /* groups, which protobuf-c refuses anyway */
+			goto malformed;
+		}
+		if (wire_varint(&p, end, &n) != 0 || n > (uint64_t)(end - p)) {
+			goto malformed;
+		}
+		f = (key >> 3) <= UINT32_MAX
+		            ? protobuf_c_message_descriptor_get_field(
+		                      d, (unsigned)(key >> 3))
+		            : NULL;
+		if (f != NULL) {
+			bad->names[depth] = f->name;
+		}
+		if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING) {
+			for (size_t i = 0; i < n;) {
+				int k;
+				if (p[i] == '\0') {
+					return (wire_fail(bad, depth,
+					                  "holds a NUL byte"));
+				}
+				if ((k = utf8_seq(p + i, n - i)) == 0) {
+					return (wire_fail(bad, depth,
+					                  "is not UTF-8"));
+				}
+				i += (size_t)k;
+			}
+		} else if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+		           wire_strings(f->descriptor, p, n, depth + 1, bad) !=
+		                   0) {
+			return (-1);
 		}
 		p += n;
 	}
-	return (true);
-}
-
-/* Walks a decoded message and checks every string field is UTF-8, as
- * proto3 requires and protobuf-c does not check. */
-static bool
-strings_valid(const ProtobufCMessage *m, int depth)
-{
-	const ProtobufCMessageDescriptor *d = m->descriptor;
-	if (depth > 16) {
-		return (false);
-	}
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		const char *base = (const char *)m + f->offset;
-		/* Members of a oneof share storage: only the one set may
-		 * be read (a uint64 read as a string pointer crashes). */
-		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-		    *(const uint32_t *)((const char *)m +
-		                        f->quantifier_offset) != f->id) {
-			continue;
-		}
-		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t       n   = *(const size_t *)((const char *)m +
-                                                     f->quantifier_offset);
-			void *const *arr = *(void *const *const *)base;
-			for (size_t k = 0; k < n; k++) {
-				if (f->type == PROTOBUF_C_TYPE_STRING &&
-				    !utf8_valid(arr[k])) {
-					return (false);
-				}
-				if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
-				    !strings_valid(arr[k], depth + 1)) {
-					return (false);
-				}
-			}
-		} else if (f->type == PROTOBUF_C_TYPE_STRING) {
-			const char *s = *(const char *const *)base;
-			if (s != NULL && !utf8_valid(s)) {
-				return (false);
-			}
-		} else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
-			const ProtobufCMessage *sub =
-			        *(const ProtobufCMessage *const *)base;
-			if (sub != NULL && !strings_valid(sub, depth + 1)) {
-				return (false);
-			}
-		}
-	}
-	return (true);
+	return (0);
+malformed:
+	bad->names[depth] = "?";
+	return (wire_fail(bad, depth, "is not well-formed"));
 }
 
 /* The authorization metadata of a request, or NULL. */
@@ -247,6 +428,13 @@ authorize(rpc_ctx *ctx, const dispatch_opts *opts,
 	if (value != NULL) {
 		role = opts->auth != NULL ? auth_check(opts->auth, value)
 		                          : AUTH_INVALID;
+	}
+	if (role >= 0) {
+		/* Who is calling, for handlers that record it: the token's
+		 * public id ("ost_<8 hex>"), never its secret. */
+		const char *t = value + strlen("Bearer ");
+		ctx->role     = role;
+		snprintf(ctx->token_id, sizeof(ctx->token_id), "%.12s", t);
 	}
 	if (role == AUTH_INVALID) {
 		info->auth_failed = true;
@@ -311,9 +499,12 @@ dispatch_request(const void *req, size_t len, const dispatch_opts *opts,
 	ProtobufCMessage                *input      = NULL;
 	const ProtobufCMethodDescriptor *md         = NULL;
 	const char                      *request_id = NULL;
+	decode_mem                       mem;
+	wire_bad                         bad;
 	int                              rv;
 
 	memset(&ctx, 0, sizeof(ctx));
+	decode_mem_init(&mem, opts->max_request);
 	arena_init(&ctx.mem);
 	ctx.confidence      = 0.95;
 	info->method        = "-";
@@ -326,16 +517,16 @@ dispatch_request(const void *req, size_t len, const dispatch_opts *opts,
 		          opts->max_request);
 		goto reply;
 	}
-	env = offstat__v1__rpc_request__unpack(NULL, len, req);
+	env = offstat__v1__rpc_request__unpack(&mem.base, len, req);
 	if (env == NULL) {
-		rpc_error(&ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
-		          "the request is not an offstat.v1.RpcRequest");
+		unpack_failed(&ctx, &mem, "the request envelope",
+		              "the request is not an offstat.v1.RpcRequest");
 		goto reply;
 	}
-	if (!strings_valid(&env->base, 0)) {
+	if (wire_strings(env->base.descriptor, req, len, 0, &bad) != 0) {
 		rpc_error(&ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
-		          "the request envelope holds a string that is not "
-		          "UTF-8");
+		          "the request envelope's field '%s' %s", bad.path,
+		          bad.why);
 		goto reply;
 	}
 	request_id = env->request_id;
@@ -361,17 +552,21 @@ dispatch_request(const void *req, size_t len, const dispatch_opts *opts,
 	if (authorize(&ctx, opts, env, md, info) != 0) {
 		goto reply;
 	}
-	input = protobuf_c_message_unpack(md->input, NULL, env->payload.len,
-	                                  env->payload.data);
+	input = protobuf_c_message_unpack(md->input, &mem.base,
+	                                  env->payload.len, env->payload.data);
 	if (input == NULL) {
-		rpc_error(&ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
-		          "the payload is not a %s", md->input->name);
+		char what[160], msg[200];
+		snprintf(what, sizeof(what), "the %s", md->input->name);
+		snprintf(msg, sizeof(msg), "the payload is not a %s",
+		         md->input->name);
+		unpack_failed(&ctx, &mem, what, msg);
 		goto reply;
 	}
-	if (!strings_valid(input, 0)) {
+	if (wire_strings(md->input, env->payload.data, env->payload.len, 0,
+	                 &bad) != 0) {
 		rpc_error(&ctx, OFFSTAT__V1__CODE__INVALID_ARGUMENT,
-		          "the %s holds a string that is not UTF-8",
-		          md->input->name);
+		          "the %s field '%s' %s", md->input->name, bad.path,
+		          bad.why);
 		goto reply;
 	}
 	if ((ctx.snap = snapshot_current()) == NULL) {
@@ -390,11 +585,12 @@ dispatch_request(const void *req, size_t len, const dispatch_opts *opts,
 reply:
 	info->code = ctx.code;
 	rv         = pack_reply(&ctx, request_id, out, outlen);
+	/* With the allocator they were decoded with. */
 	if (input != NULL) {
-		protobuf_c_message_free_unpacked(input, NULL);
+		protobuf_c_message_free_unpacked(input, &mem.base);
 	}
 	if (env != NULL) {
-		offstat__v1__rpc_request__free_unpacked(env, NULL);
+		offstat__v1__rpc_request__free_unpacked(env, &mem.base);
 	}
 	snapshot_unref(ctx.snap);
 	arena_fini(&ctx.mem);

@@ -32,7 +32,10 @@ typedef struct rpc_ctx {
 	bool         answered;
 	uint64_t     started_ns;
 	double       confidence; /* of intervals; 0.95 unless asked */
-	uint64_t     as_of;      /* release asked for; 0: the latest */
+	uint64_t     as_of;      /* commit sequence of the release asked
+	                            for; 0: the latest */
+	int          role;       /* the caller's auth_role; 0: no token */
+	char         token_id[16]; /* the caller's token id; "" without */
 } rpc_ctx;
 
 /* Sets the call's failure status; the first error wins. */

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "dispatch.h"
+#include "ingest.h"
 #include "query.h"
 #include "rank.h"
 
@@ -28,6 +29,42 @@ out_of_memory(rpc_ctx *ctx)
 	          "out of memory building the reply");
 }
 
+/*
+ * Reads the call's data as committed release id left it (0: the latest).
+ * Returns 0, or -1 with the status set when there is no such committed
+ * release.
+ */
+static int
+as_of(rpc_ctx *ctx, uint64_t id)
+{
+	const snap_release *r;
+
+	if (id == 0) {
+		return (0);
+	}
+	if ((r = snapshot_release(ctx->snap, id)) == NULL) {
+		rpc_error(ctx, OFFSTAT__V1__CODE__NOT_FOUND,
+		          "no committed release %llu (see ListReleases)",
+		          (unsigned long long)id);
+		return (-1);
+	}
+	ctx->as_of = r->seq < ctx->snap->seq ? r->seq : 0;
+	return (0);
+}
+
+/* The release a reply answers from. */
+static char *
+release_of(rpc_ctx *ctx)
+{
+	uint64_t id = ctx->snap->release;
+	for (size_t i = 0; ctx->as_of != 0 && i < ctx->snap->nreleases; i++) {
+		if (ctx->snap->releases[i].seq == ctx->as_of) {
+			id = ctx->snap->releases[i].id;
+		}
+	}
+	return (arena_printf(&ctx->mem, "%llu", (unsigned long long)id));
+}
+
 static void
 h_get_count(Offstat__V1__OffenceStats_Service    *service,
             const Offstat__V1__GetCountRequest   *in,
@@ -41,7 +78,8 @@ h_get_count(Offstat__V1__OffenceStats_Service    *service,
 	int       area, off, src;
 
 	(void)service;
-	if ((area = q_find_area(ctx, in->area, "area")) < 0 ||
+	if (as_of(ctx, in->as_of_release) != 0 ||
+	    (area = q_find_area(ctx, in->area, "area")) < 0 ||
 	    (off = q_find_offence(ctx, in->offence)) < 0 ||
 	    (src = q_find_source(ctx, in->source)) < -1 ||
 	    q_period(ctx, in->period, "the", true, &p) != 0) {
@@ -57,9 +95,95 @@ h_get_count(Offstat__V1__OffenceStats_Service    *service,
 	r.offence = q_offence_msg(ctx, off);
 	r.value   = q_value(ctx, area, off, &p, src, &qs);
 	r.sources = q_sources_list(ctx, &qs, &r.n_sources);
-	r.release = arena_printf(&ctx->mem, "%llu",
-	                         (unsigned long long)ctx->snap->release);
+	r.release = release_of(ctx);
 	closure(&r, closure_data);
+}
+
+/*
+ * Each point's revisions: the series worked out as every committed release
+ * up to the one answering left it, a revision kept wherever a point's
+ * value differs from the release before. Sums and part-years follow the
+ * releases of what they sum.
+ */
+static int
+series_history(rpc_ctx *ctx, Offstat__V1__GetSeriesResponse *r, int area,
+               int off, int src, bool quarterly, int first, q_sources *qs)
+{
+	const snapshot *snap  = ctx->snap;
+	uint64_t        upto  = ctx->as_of != 0 ? ctx->as_of : snap->seq;
+	size_t          nrel  = 0;
+	size_t          cap   = 0;
+	uint64_t        saved = ctx->as_of;
+
+	for (size_t k = 0; k < snap->nreleases; k++) {
+		nrel += snap->releases[k].seq <= upto;
+	}
+	if (nrel * r->n_points > 200000) {
+		rpc_error(ctx, OFFSTAT__V1__CODE__RESOURCE_EXHAUSTED,
+		          "a history of %zu points over %zu releases is too "
+		          "long; ask for fewer points",
+		          r->n_points, nrel);
+		return (-1);
+	}
+	cap = nrel + 1;
+	for (size_t i = 0; i < r->n_points; i++) {
+		Offstat__V1__Value *v = r->points[i];
+		if ((v->revisions = arena_calloc(&ctx->mem, cap,
+		                                 sizeof(*v->revisions))) ==
+		    NULL) {
+			out_of_memory(ctx);
+			return (-1);
+		}
+	}
+	for (size_t k = 0; k < snap->nreleases; k++) {
+		const snap_release *rel = &snap->releases[k];
+		if (rel->seq > upto) {
+			break;
+		}
+		ctx->as_of = rel->seq;
+		for (size_t i = 0; i < r->n_points; i++) {
+			int    j = first + (int)i;
+			period p = quarterly ? (period){(uint16_t)(j / 4),
+			                                (uint8_t)(j % 4 + 1),
+			                                PERIOD_QUARTER}
+			                     : (period){(uint16_t)j, 0,
+			                                PERIOD_YEAR};
+			Offstat__V1__Value *pt = r->points[i];
+			Offstat__V1__Value *v =
+			        q_value(ctx, area, off, &p, src, qs);
+			if (v == NULL) {
+				ctx->as_of = saved;
+				out_of_memory(ctx);
+				return (-1);
+			}
+			Offstat__V1__Revision *prev =
+			        pt->n_revisions > 0
+			                ? pt->revisions[pt->n_revisions - 1]
+			                : NULL;
+			if (prev == NULL ? !v->present
+			                 : prev->present == v->present &&
+			                           prev->count == v->count) {
+				continue;
+			}
+			Offstat__V1__Revision *rv =
+			        arena_alloc(&ctx->mem, sizeof(*rv));
+			if (rv == NULL) {
+				ctx->as_of = saved;
+				out_of_memory(ctx);
+				return (-1);
+			}
+			offstat__v1__revision__init(rv);
+			rv->release       = rel->id;
+			rv->release_label = (char *)rel->label;
+			rv->committed_at  = (char *)rel->committed_at;
+			rv->present       = v->present;
+			rv->count         = v->count;
+			rv->source_id     = v->source_id;
+			pt->revisions[pt->n_revisions++] = rv;
+		}
+	}
+	ctx->as_of = saved;
+	return (0);
 }
 
 static void
@@ -78,7 +202,8 @@ h_get_series(Offstat__V1__OffenceStats_Service     *service,
 	        in->granularity == OFFSTAT__V1__GRANULARITY__QUARTERLY;
 
 	(void)service;
-	if ((area = q_find_area(ctx, in->area, "area")) < 0 ||
+	if (as_of(ctx, in->as_of_release) != 0 ||
+	    (area = q_find_area(ctx, in->area, "area")) < 0 ||
 	    (off = q_find_offence(ctx, in->offence)) < 0 ||
 	    (src = q_find_source(ctx, in->source)) < -1 ||
 	    (rf = q_period(ctx, in->from, "the from", false, &from)) < 0 ||
@@ -136,11 +261,16 @@ h_get_series(Offstat__V1__OffenceStats_Service     *service,
 		                     : (period){(uint16_t)i, 0, PERIOD_YEAR};
 		r.points[r.n_points++] = q_value(ctx, area, off, &p, src, &qs);
 	}
+	if (in->history &&
+	    series_history(ctx, &r, area, off, src, quarterly, first, &qs) !=
+	            0) {
+		closure(NULL, closure_data);
+		return;
+	}
 	r.area    = q_area_msg(ctx, area);
 	r.offence = q_offence_msg(ctx, off);
 	r.sources = q_sources_list(ctx, &qs, &r.n_sources);
-	r.release = arena_printf(&ctx->mem, "%llu",
-	                         (unsigned long long)ctx->snap->release);
+	r.release = release_of(ctx);
 	closure(&r, closure_data);
 }
 
@@ -160,7 +290,8 @@ h_compare_trend(Offstat__V1__OffenceStats_Service        *service,
 	size_t    ncomps = 0;
 
 	(void)service;
-	if ((area = q_find_area(ctx, in->area, "area")) < 0 ||
+	if (as_of(ctx, in->as_of_release) != 0 ||
+	    (area = q_find_area(ctx, in->area, "area")) < 0 ||
 	    (off = q_find_offence(ctx, in->offence)) < 0 ||
 	    (src = q_find_source(ctx, in->source)) < -1 ||
 	    q_period(ctx, in->base_period, "the base", true, &base) != 0 ||
@@ -234,8 +365,7 @@ h_compare_trend(Offstat__V1__OffenceStats_Service        *service,
 	r.summary = (char *)q_summary(ctx, off, r.subject, r.comparators,
 	                              r.n_comparators);
 	r.sources = q_sources_list(ctx, &qs, &r.n_sources);
-	r.release = arena_printf(&ctx->mem, "%llu",
-	                         (unsigned long long)ctx->snap->release);
+	r.release = release_of(ctx);
 	closure(&r, closure_data);
 }
 
@@ -336,6 +466,7 @@ h_list_areas(Offstat__V1__OffenceStats_Service     *service,
 	}
 	r.total           = (uint32_t)total;
 	r.next_page_token = next_token(ctx, off, r.n_areas, total);
+	r.release         = release_of(ctx);
 	closure(&r, closure_data);
 }
 
@@ -396,6 +527,7 @@ h_list_offences(Offstat__V1__OffenceStats_Service        *service,
 	}
 	r.total           = (uint32_t)total;
 	r.next_page_token = next_token(ctx, off, r.n_offences, total);
+	r.release         = release_of(ctx);
 	closure(&r, closure_data);
 }
 
@@ -424,6 +556,7 @@ h_list_sources(Offstat__V1__OffenceStats_Service       *service,
 	}
 	r.total           = (uint32_t)snap->nsources;
 	r.next_page_token = next_token(ctx, off, r.n_sources, snap->nsources);
+	r.release         = release_of(ctx);
 	closure(&r, closure_data);
 }
 
@@ -465,25 +598,54 @@ h_rank_areas(Offstat__V1__OffenceStats_Service     *service,
 	Offstat__V1__RankAreasResponse r =
 	        OFFSTAT__V1__RANK_AREAS_RESPONSE__INIT;
 	(void)service;
-	if (rank_areas(closure_data, in, &r) != 0) {
+	if (as_of(closure_data, in->as_of_release) != 0 ||
+	    rank_areas(closure_data, in, &r) != 0) {
+		closure(NULL, closure_data);
+		return;
+	}
+	r.release = release_of(closure_data);
+	closure(&r, closure_data);
+}
+
+static void
+h_ingest(Offstat__V1__OffenceStats_Service  *service,
+         const Offstat__V1__IngestRequest   *in,
+         Offstat__V1__IngestResponse_Closure closure, void *closure_data)
+{
+	Offstat__V1__IngestResponse r = OFFSTAT__V1__INGEST_RESPONSE__INIT;
+
+	(void)service;
+	if (ingest_handle(closure_data, in, &r) != 0) {
 		closure(NULL, closure_data);
 		return;
 	}
 	closure(&r, closure_data);
 }
 
-/* Declared in the contract, built by a later release of the service. */
 static void
-h_ingest(Offstat__V1__OffenceStats_Service  *service,
-         const Offstat__V1__IngestRequest   *in,
-         Offstat__V1__IngestResponse_Closure closure, void *closure_data)
+h_list_releases(Offstat__V1__OffenceStats_Service        *service,
+                const Offstat__V1__ListReleasesRequest   *in,
+                Offstat__V1__ListReleasesResponse_Closure closure,
+                void                                     *closure_data)
 {
+	rpc_ctx                          *ctx = closure_data;
+	Offstat__V1__ListReleasesResponse r =
+	        OFFSTAT__V1__LIST_RELEASES_RESPONSE__INIT;
+	Offstat__V1__Release **all;
+	size_t                 n, off, size;
+
 	(void)service;
-	(void)in;
-	rpc_error(closure_data, OFFSTAT__V1__CODE__UNIMPLEMENTED,
-	          "Ingest is not implemented by this server yet; load files "
-	          "with 'offstatd import'");
-	closure(NULL, closure_data);
+	if (ingest_releases(ctx, in->all, &all, &n) != 0 ||
+	    paging(ctx, in->page, n, &off, &size) != 0) {
+		closure(NULL, closure_data);
+		return;
+	}
+	r.releases        = all + off;
+	r.n_releases      = n - off < size ? n - off : size;
+	r.total           = (uint32_t)n;
+	r.next_page_token = next_token(ctx, off, r.n_releases, n);
+	r.release         = release_of(ctx);
+	closure(&r, closure_data);
 }
 
 Offstat__V1__OffenceStats_Service offstat__service =

@@ -5,8 +5,8 @@
 
 #include "opendata.h"
 
-static const char *
-resolve_force(void *arg, const char *name)
+const char *
+import_resolve_force(void *arg, const char *name)
 {
 	const snapshot *snap = arg;
 	int             i    = snapshot_find_area(snap, name);
@@ -19,51 +19,13 @@ resolve_force(void *arg, const char *name)
 }
 
 int
-import_buffer(store *s, const snapshot *snap, const char *name,
-              const char *buf, size_t len, const import_opts *opts,
-              import_report_fn report, void *arg, import_result *res,
-              char *err, size_t errlen)
+import_rows(store *s, const snapshot *snap, const od_file *f,
+            const char *source, const char *name, int64_t *changes,
+            char *err, size_t errlen)
 {
-	od_file     f;
-	const char *source =
-	        opts->source ? opts->source : IMPORT_DEFAULT_SOURCE;
-	char label[512];
-	int  rv = -1;
-
-	memset(res, 0, sizeof(*res));
-	if (snapshot_source_by_id(snap, source) < 0) {
-		snprintf(err, errlen, "unknown source '%s'", source);
-		return (-1);
-	}
-	if (od_parse(buf, len, resolve_force, (void *)snap, &f) != 0) {
-		for (size_t i = 0; report != NULL && i < f.nerrors; i++) {
-			report(arg, f.errors[i]);
-		}
-		snprintf(err, errlen, "%s: not in the open data format", name);
-		od_file_free(&f);
-		return (-1);
-	}
-	res->rows = f.nrows;
-	res->bad  = f.nbad;
-	for (size_t i = 0; report != NULL && i < f.nerrors; i++) {
-		report(arg, f.errors[i]);
-	}
-	if (f.nbad > f.nerrors && report != NULL) {
-		char more[64];
-		snprintf(more, sizeof(more), "… and %zu more bad rows",
-		         f.nbad - f.nerrors);
-		report(arg, more);
-	}
-	if (f.nbad > 0 && !opts->skip_bad) {
-		snprintf(err, errlen, "%s: %zu bad rows; nothing imported",
-		         name, f.nbad);
-		goto done;
-	}
-	if (store_begin(s, err, errlen) != 0) {
-		goto done;
-	}
-	for (size_t i = 0; i < f.nrows; i++) {
-		const od_row *r = &f.rows[i];
+	*changes = 0;
+	for (size_t i = 0; i < f->nrows; i++) {
+		const od_row *r = &f->rows[i];
 		int           changed;
 		char          msg[256];
 		store_offence o = {
@@ -87,25 +49,89 @@ import_buffer(store *s, const snapshot *snap, const char *name,
 		    store_put_count(s, &c, &changed, msg, sizeof(msg)) != 0) {
 			snprintf(err, errlen, "%s line %u: %s", name, r->line,
 			         msg);
-			store_rollback(s);
-			goto done;
+			return (-1);
 		}
-		res->changed += (uint64_t)changed;
+		*changes += changed;
 	}
-	if (res->changed > 0) {
-		if (opts->label != NULL) {
-			snprintf(label, sizeof(label), "%s", opts->label);
-		} else {
-			const char *base = strrchr(name, '/');
-			snprintf(label, sizeof(label), "import %s",
-			         base ? base + 1 : name);
-		}
-		if (store_add_release(s, label, source, res->changed,
-		                      &res->release, err, errlen) != 0) {
-			store_rollback(s);
-			goto done;
-		}
+	return (0);
+}
+
+int
+import_buffer(store *s, const snapshot *snap, const char *name,
+              const char *buf, size_t len, const import_opts *opts,
+              import_report_fn report, void *arg, import_result *res,
+              char *err, size_t errlen)
+{
+	od_file     f;
+	const char *source =
+	        opts->source ? opts->source : IMPORT_DEFAULT_SOURCE;
+	char     label[512];
+	int      rv      = -1;
+	int64_t  changes = 0;
+	uint64_t id, seq;
+
+	memset(res, 0, sizeof(*res));
+	if (snapshot_source_by_id(snap, source) < 0) {
+		snprintf(err, errlen, "unknown source '%s'", source);
+		return (-1);
 	}
+	if (od_parse(buf, len, import_resolve_force, (void *)snap, &f) != 0) {
+		for (size_t i = 0; report != NULL && i < f.nerrors; i++) {
+			report(arg, f.errors[i]);
+		}
+		snprintf(err, errlen, "%s: not in the open data format", name);
+		od_file_free(&f);
+		return (-1);
+	}
+	res->rows = f.nrows;
+	res->bad  = f.nbad;
+	for (size_t i = 0; report != NULL && i < f.nerrors; i++) {
+		report(arg, f.errors[i]);
+	}
+	if (f.nbad > f.nerrors && report != NULL) {
+		char more[64];
+		snprintf(more, sizeof(more), "… and %zu more bad rows",
+		         f.nbad - f.nerrors);
+		report(arg, more);
+	}
+	if (f.nbad > 0 && !opts->skip_bad) {
+		snprintf(err, errlen, "%s: %zu bad rows; nothing imported",
+		         name, f.nbad);
+		goto done;
+	}
+	if (opts->label != NULL) {
+		snprintf(label, sizeof(label), "%s", opts->label);
+	} else {
+		const char *base = strrchr(name, '/');
+		snprintf(label, sizeof(label), "import %s",
+		         base ? base + 1 : name);
+	}
+	if (store_begin(s, err, errlen) != 0) {
+		goto done;
+	}
+	if (store_release_open(s, label, source, NULL, &id, err, errlen) !=
+	    0) {
+		store_rollback(s);
+		goto done;
+	}
+	if (import_rows(s, snap, &f, source, name, &changes, err, errlen) !=
+	    0) {
+		store_rollback(s);
+		goto done;
+	}
+	if (changes <= 0) {
+		/* Nothing new: no release either. */
+		store_rollback(s);
+		rv = 0;
+		goto done;
+	}
+	res->changed = (uint64_t)changes;
+	if (store_release_add(s, id, f.nrows, changes, err, errlen) != 0 ||
+	    store_release_commit(s, id, &seq, err, errlen) != 0) {
+		store_rollback(s);
+		goto done;
+	}
+	res->release = id;
 	rv = store_commit(s, err, errlen);
 done:
 	od_file_free(&f);

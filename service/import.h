@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "opendata.h"
 #include "snapshot.h"
 #include "store.h"
 
@@ -37,5 +38,16 @@ int import_buffer(store *s, const snapshot *snap, const char *name,
                   const char *buf, size_t len, const import_opts *opts,
                   import_report_fn report, void *arg, import_result *res,
                   char *err, size_t errlen);
+
+/* od_parse()'s resolver over snap's areas: forces and recording bodies. */
+const char *import_resolve_force(void *arg, const char *name);
+/*
+ * Writes parsed rows into the store's open release, inside the caller's
+ * transaction; *changes gets the sum of store_put_count()'s changes. name
+ * prefixes an error. Returns 0 or -1.
+ */
+int import_rows(store *s, const snapshot *snap, const od_file *f,
+                const char *source, const char *name, int64_t *changes,
+                char *err, size_t errlen);
 
 #endif

@@ -16,6 +16,8 @@
 #include "dataset.h"
 #include "dispatch.h"
 #include "import.h"
+#include "ingest.h"
+#include "writer.h"
 #include "log.h"
 #include "server.h"
 #include "store.h"
@@ -49,6 +51,9 @@ static const char usage_text[] =
         "  --read-auth MODE       reads need a reader token: 'required',\n"
         "                         'open', or 'auto' (default: required when\n"
         "                         any listener is not loopback or ipc)\n"
+        "  --ingest-expiry SECS   roll back a release opened over the wire\n"
+        "                         after SECS without a write (default "
+        "1800)\n"
         "  -h, --help             show this help and exit\n"
         "  -V, --version          show the version and exit\n"
         "\n"
@@ -78,9 +83,17 @@ typedef struct {
 	const char *tokens;
 	const char *role;
 	const char *read_auth;
+	size_t      ingest_expiry;
 } config;
 
-enum { OPT_SKIP_BAD = 256, OPT_SOURCE, OPT_LABEL, OPT_ROLE, OPT_READ_AUTH };
+enum {
+	OPT_SKIP_BAD = 256,
+	OPT_SOURCE,
+	OPT_LABEL,
+	OPT_ROLE,
+	OPT_READ_AUTH,
+	OPT_INGEST_EXPIRY,
+};
 
 static const struct option long_opts[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -97,6 +110,7 @@ static const struct option long_opts[] = {
         {"tokens", required_argument, NULL, 'T'},
         {"role", required_argument, NULL, OPT_ROLE},
         {"read-auth", required_argument, NULL, OPT_READ_AUTH},
+        {"ingest-expiry", required_argument, NULL, OPT_INGEST_EXPIRY},
         {NULL, 0, NULL, 0},
 };
 
@@ -189,6 +203,14 @@ parse_args(int argc, char **argv, bool importing, config *c)
 				                    optarg));
 			}
 			c->read_auth = optarg;
+			break;
+		case OPT_INGEST_EXPIRY:
+			if (parse_size(optarg, 1, 30u * 86400,
+			               &c->ingest_expiry) != 0) {
+				return (usage_error("--ingest-expiry '%s': give "
+				                    "1 to 2592000 seconds",
+				                    optarg));
+			}
 			break;
 		case OPT_SKIP_BAD:
 		case OPT_SOURCE:
@@ -499,6 +521,17 @@ run_server(config *c)
 	}
 	snapshot_publish(snap);
 	handlers_started();
+	if (ingest_init(st, c->ingest_expiry ? (unsigned)c->ingest_expiry
+	                                     : 1800,
+	                err, sizeof(err)) != 0 ||
+	    writer_start(ingest_sweep, 1000) != 0) {
+		fprintf(stderr, "offstatd: starting the writer: %s\n", err);
+		ingest_fini();
+		snapshot_clear();
+		store_close(st);
+		auth_close(tokens_db);
+		return (1);
+	}
 	so.urls             = c->urls;
 	so.nurls            = c->nurls;
 	so.workers          = c->workers;
@@ -507,6 +540,8 @@ run_server(config *c)
 	so.reads_need_token = reads_need_token(c);
 	if (server_start(&srv, &so, err, sizeof(err)) != 0) {
 		fprintf(stderr, "offstatd: %s\n", err);
+		writer_stop();
+		ingest_fini();
 		snapshot_clear();
 		store_close(st);
 		auth_close(tokens_db);
@@ -532,7 +567,11 @@ run_server(config *c)
 	log_info("stopping", "signal=%s",
 	         sig == SIGINT ? "SIGINT" : "SIGTERM");
 	unsigned long long served = server_served(srv);
+	/* Writes already queued finish (a commit in progress completes)
+	 * before the socket closes; later ones are answered in place. */
+	writer_stop();
 	server_stop(srv, 5000);
+	ingest_fini();
 	snapshot_clear();
 	store_close(st);
 	auth_close(tokens_db);

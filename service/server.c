@@ -14,6 +14,7 @@
 
 #include "dispatch.h"
 #include "log.h"
+#include "writer.h"
 
 #define DEFAULT_WORKERS 64
 #define MAX_WORKERS     4096
@@ -26,6 +27,7 @@ typedef struct worker {
 	nng_ctx  ctx;
 	wstate   state;
 	uint64_t t0;
+	nng_msg *req; /* a write waiting for the writer thread */
 } worker;
 
 struct server {
@@ -105,6 +107,17 @@ answer(worker *w, nng_msg *msg)
 	nng_ctx_send(w->ctx, w->aio);
 }
 
+/* Runs on the writer thread: a write answered in arrival order. */
+static void
+answer_write(void *arg)
+{
+	worker  *w   = arg;
+	nng_msg *msg = w->req;
+
+	w->req = NULL;
+	answer(w, msg);
+}
+
 static void
 worker_cb(void *arg)
 {
@@ -129,7 +142,17 @@ worker_cb(void *arg)
 			break;
 		}
 		atomic_fetch_add(&s->busy, 1);
-		answer(w, nng_aio_get_msg(w->aio));
+		nng_msg *msg = nng_aio_get_msg(w->aio);
+		/* Writes wait for disk syncs and snapshot loads: they go to
+		 * the writer thread, so this callback thread stays free. */
+		if (writer_wants(nng_msg_body(msg), nng_msg_len(msg))) {
+			w->req = msg;
+			if (writer_submit(answer_write, w) == 0) {
+				break;
+			}
+			w->req = NULL;
+		}
+		answer(w, msg);
 		break;
 	case W_SEND:
 		if ((rv = nng_aio_result(w->aio)) != 0) {

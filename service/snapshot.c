@@ -82,13 +82,79 @@ snapshot_cell(const snapshot *s, uint32_t area, uint32_t offence,
 	}
 }
 
+/* The version of e current at commit sequence seq, or NULL when e did not
+ * exist yet; *revised when an even older version had another value. */
+static bool
+version_at(const snap_entry *e, uint32_t seq, snap_entry *out)
+{
+	for (uint32_t i = 0; i < e->nhist; i++) {
+		const snap_version *v = &e->hist[i];
+		if (v->seq > seq) {
+			continue;
+		}
+		*out = (snap_entry){.value   = v->value,
+		                    .source  = e->source,
+		                    .rank    = v->rank,
+		                    .flags   = v->flags,
+		                    .note    = v->note,
+		                    .release = v->release,
+		                    .seq     = v->seq,
+		                    .nhist   = e->nhist - i - 1,
+		                    .hist    = e->hist + i + 1};
+		for (uint32_t k = i + 1; k < e->nhist; k++) {
+			if (e->hist[k].value != v->value) {
+				out->flags |= FLAG_REVISED;
+			}
+		}
+		return (true);
+	}
+	return (false);
+}
+
 const snap_entry *
 snapshot_cell_as_of(const snapshot *s, uint32_t area, uint32_t offence,
                     const period *p, uint64_t as_of, arena *mem, size_t *n)
 {
-	(void)as_of;
-	(void)mem;
-	return (snapshot_cell(s, area, offence, p, n));
+	const snap_entry *e = snapshot_cell(s, area, offence, p, n);
+	snap_entry       *v;
+	size_t            k = 0;
+	bool              later = false;
+
+	if (as_of == 0 || as_of >= s->seq || *n == 0) {
+		return (e);
+	}
+	for (size_t i = 0; i < *n && !later; i++) {
+		later = e[i].seq > as_of;
+	}
+	if (!later) {
+		return (e);
+	}
+	/* Some version is newer than asked for: rebuild the cell as it
+	 * stood then, keeping the order. */
+	if ((v = arena_calloc(mem, *n, sizeof(*v))) == NULL) {
+		*n = 0;
+		return (NULL);
+	}
+	for (size_t i = 0; i < *n; i++) {
+		if (e[i].seq <= as_of) {
+			v[k++] = e[i];
+		} else if (version_at(&e[i], (uint32_t)as_of, &v[k])) {
+			k++;
+		}
+	}
+	*n = k;
+	return (k > 0 ? v : NULL);
+}
+
+const snap_release *
+snapshot_release(const snapshot *s, uint64_t id)
+{
+	for (size_t i = 0; i < s->nreleases; i++) {
+		if (s->releases[i].id == id) {
+			return (&s->releases[i]);
+		}
+	}
+	return (NULL);
 }
 
 /* Lower case, "&" read as "and", punctuation and runs of spaces dropped. */

@@ -88,13 +88,41 @@ typedef struct {
 	const char *note;
 } snap_source;
 
+/* An older version of a figure, as an earlier release left it. */
 typedef struct {
 	uint64_t    value;
-	uint32_t    source;
-	uint16_t    rank; /* 0 is preferred */
+	uint32_t    release;
+	uint32_t    seq; /* commit order of that release */
+	uint16_t    rank;
 	uint16_t    flags;
 	const char *note;
+} snap_version;
+
+/*
+ * A figure from one source: its newest committed version, with the older
+ * ones (newest first) as history. REVISED is set when an older version's
+ * value differs.
+ */
+typedef struct {
+	uint64_t            value;
+	uint32_t            source;
+	uint16_t            rank; /* 0 is preferred */
+	uint16_t            flags;
+	const char         *note;
+	uint32_t            release; /* the release that set this version */
+	uint32_t            seq;     /* its commit order */
+	uint32_t            nhist;
+	const snap_version *hist;
 } snap_entry;
+
+/* A committed release. */
+typedef struct {
+	uint64_t    id;
+	uint32_t    seq; /* commit order, from 1 */
+	const char *label;
+	const char *committed_at;
+	const char *source;
+} snap_release;
 
 typedef struct {
 	uint64_t key;
@@ -120,9 +148,12 @@ typedef struct {
 typedef struct snapshot {
 	atomic_int    refs;
 	arena         mem; /* every string and array below */
-	uint64_t      release;
+	uint64_t      release; /* the newest committed release */
+	uint32_t      seq;     /* its commit order */
 	const char   *release_label;
 	const char   *loaded_at;
+	snap_release *releases; /* committed, in commit order */
+	size_t        nreleases;
 	snap_area    *areas; /* sorted by code */
 	size_t        nareas;
 	snap_offence *offences; /* sorted by code */
@@ -160,12 +191,16 @@ uint64_t snapshot_key(uint32_t area, uint32_t offence, const period *p);
 const snap_entry *snapshot_cell(const snapshot *s, uint32_t area,
                                 uint32_t offence, const period *p, size_t *n);
 /*
- * The same as it stood in release as_of (0: the latest): the versions of
- * each entry current then, built in mem when they differ from the latest.
+ * The same as it stood once the release of commit sequence as_of was
+ * committed (0: the latest): the versions of each entry current then,
+ * built in mem when they differ from the latest.
  */
 const snap_entry *snapshot_cell_as_of(const snapshot *s, uint32_t area,
                                       uint32_t offence, const period *p,
                                       uint64_t as_of, arena *mem, size_t *n);
+
+/* The committed release with this id, or NULL. */
+const snap_release *snapshot_release(const snapshot *s, uint64_t id);
 
 /* Index of the area with this code, -1 when none (exact match). */
 int snapshot_area_by_code(const snapshot *s, const char *code);

@@ -81,8 +81,10 @@ int store_put_offence(store *s, const store_offence *o, char *err,
 int store_put_source(store *s, const store_source *src, char *err,
                      size_t errlen);
 /*
- * Inserts or updates one figure. *changed is set to 1 when the stored data
- * changed (a new figure, or a different value), 0 when it was already there.
+ * Writes one figure into the open release. *changed is 1 when it adds a
+ * version (a new figure, or another value than the latest committed), -1
+ * when it takes back this release's own earlier version (the figure is as
+ * committed after all), 0 otherwise.
  */
 int store_put_count(store *s, const store_count *c, int *changed, char *err,
                     size_t errlen);
@@ -90,9 +92,76 @@ int store_put_change(store *s, const char *area, const char *offence,
                      const period *from, const period *to, double percent,
                      const char *source, const char *note, char *err,
                      size_t errlen);
-/* Records a release (a load that changed data) inside the transaction. */
-int store_add_release(store *s, const char *label, const char *source,
-                      uint64_t rows, uint64_t *id, char *err, size_t errlen);
+/*
+ * Releases. Every load is a release: opened (invisible to readers), filled
+ * with store_put_count() (at most one version of a figure per release),
+ * then committed, when its versions become the newest, or dropped. Each
+ * call runs inside the caller's transaction.
+ */
+enum {
+	RELEASE_OPEN      = 1,
+	RELEASE_COMMITTED = 2,
+	RELEASE_ABORTED   = 3,
+	RELEASE_EXPIRED   = 4,
+};
+
+typedef struct {
+	uint64_t id;
+	int      state; /* RELEASE_* */
+	uint64_t rows;
+	uint64_t changed;
+	uint64_t seq;
+	char     source[64];
+	int64_t  touched; /* last write, seconds since 1970 */
+} store_release;
+
+typedef struct {
+	uint64_t    id;
+	const char *label;
+	const char *source;
+	int         state;
+	const char *opened_at;
+	const char *committed_at;
+	const char *loaded_by;
+	uint64_t    rows;
+	uint64_t    changed;
+	uint64_t    seq;
+	int64_t     touched;
+} store_release_row;
+
+/* Opens a release (by: the writer's token id, or NULL for "local") and
+ * makes it the one puts write to. */
+int store_release_open(store *s, const char *label, const char *source,
+                       const char *by, uint64_t *id, char *err, size_t errlen);
+/* Makes open release id the one puts write to. */
+int store_release_use(store *s, uint64_t id, char *err, size_t errlen);
+/* Reads one release; 1 (with err) when there is none. */
+int store_release_get(store *s, uint64_t id, store_release *r, char *err,
+                      size_t errlen);
+/* Adds rows received and figures changed (may be negative) to its totals. */
+int store_release_add(store *s, uint64_t id, uint64_t rows, int64_t changed,
+                      char *err, size_t errlen);
+/* Commits open release id, giving it the next commit sequence (*seq);
+ * 1 (with err) when it is not open. */
+int store_release_commit(store *s, uint64_t id, uint64_t *seq, char *err,
+                         size_t errlen);
+/* Drops open release id and its rows, as RELEASE_ABORTED or
+ * RELEASE_EXPIRED; 1 (with err) when it is not open. */
+int store_release_drop(store *s, uint64_t id, int state, char *err,
+                       size_t errlen);
+/* Calls fn for every release in id order until it returns non-zero. */
+int store_releases(store *s, int (*fn)(void *arg, const store_release_row *r),
+                   void *arg, char *err, size_t errlen);
+
+/* Idempotency keys of writes: the reply first given to writer's key, and
+ * a hash of the request it answered; 1 when the key is unknown. */
+int store_key_get(store *s, const char *writer, const char *key,
+                  uint64_t *hash, void **reply, size_t *len, char *err,
+                  size_t errlen);
+int store_key_put(store *s, const char *writer, const char *key, uint64_t hash,
+                  const void *reply, size_t len, char *err, size_t errlen);
+/* Forgets keys recorded before older_than (seconds since 1970). */
+int store_keys_expire(store *s, int64_t older_than, char *err, size_t errlen);
 
 /* Reads the whole committed dataset into a new snapshot (one reference). */
 int store_load_snapshot(store *s, snapshot **out, char *err, size_t errlen);

@@ -39,7 +39,8 @@ start
 [ "$(code ServerInfo '')" = OK ] || fail "open read"
 [ "$(code Ingest 'open_label: "x"')" = UNAUTHENTICATED ] || fail "write without token"
 [ "$(code Ingest 'open_label: "x"' "$reader")" = PERMISSION_DENIED ] || fail "write with reader"
-[ "$(code Ingest 'open_label: "x"' "$writer")" = UNIMPLEMENTED ] || fail "write with writer"
+[ "$(code Ingest 'open_label: "x"' "$writer")" = INVALID_ARGUMENT ] || fail "write with writer, no idempotency key"
+[ "$(code Ingest 'open_label: "x" idempotency_key: "k1"' "$writer")" = OK ] || fail "write with writer"
 # A token that is given must be valid even for an open read.
 [ "$(code ServerInfo '' ost_00000000_bad)" = UNAUTHENTICATED ] || fail "bad token on open read"
 stop
