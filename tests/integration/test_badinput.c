@@ -8,6 +8,7 @@
  * idle. Then tokens, when the daemon has them.
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -481,6 +482,21 @@ b_many_metadata(pb *p)
 	}
 }
 
+/* The default request limit of the daemon (RPC_DEFAULT_MAX_REQUEST). */
+#define MAX_REQUEST (1u << 20)
+
+static void
+b_metadata_flood(pb *p)
+{
+	/* Empty metadata entries, two bytes each, up to the request limit:
+	 * 524,000 of them, which protobuf-c would decode into some 48 MiB. */
+	pb_str(p, 1, M("ServerInfo"));
+	pb_str(p, 3, "meta-flood");
+	while (p->n + 2 <= MAX_REQUEST) {
+		pb_bytes(p, 5, "", 0);
+	}
+}
+
 static void
 b_unknown_field(pb *p)
 {
@@ -736,6 +752,17 @@ p_comparators_100k(pb *p)
 }
 
 static void
+p_comparators_flood(pb *p)
+{
+	/* Empty comparators, two bytes each, filling the request: about 30
+	 * MiB once decoded, over the decoding budget. */
+	trend(p, "2017/18", "2020/21");
+	while (p->n + 2 <= MAX_REQUEST - 64) {
+		pb_str(p, 5, "");
+	}
+}
+
+static void
 p_comparator_unknown(pb *p)
 {
 	trend(p, "2017/18", "2020/21");
@@ -835,6 +862,8 @@ static const bad_case cases[] = {
          NONE},
         {"payload over the limit", NULL, b_over_limit, EXHAUSTED, NONE},
         {"100000 metadata entries", NULL, b_many_metadata, OK, NONE},
+        {"1 MiB of empty metadata entries", NULL, b_metadata_flood, EXHAUSTED,
+         NONE},
         {"unknown envelope fields", NULL, b_unknown_field, OK, NONE},
         /* Payloads. */
         {"payload not protobuf", M("GetCount"), p_not_protobuf, INVALID, NONE},
@@ -895,6 +924,8 @@ static const bad_case cases[] = {
          NOT_FOUND, NONE},
         {"100000 comparators", M("CompareTrend"), p_comparators_100k, INVALID,
          NONE},
+        {"1 MiB of empty comparators", M("CompareTrend"), p_comparators_flood,
+         EXHAUSTED, NONE},
         {"confidence NaN", M("CompareTrend"), p_confidence_nan, INVALID, NONE},
         {"confidence 1.5", M("CompareTrend"), p_confidence_big, INVALID, NONE},
         {"confidence -inf", M("CompareTrend"), p_confidence_inf, INVALID,
@@ -953,21 +984,24 @@ test_table(void **state)
 
 /*
  * Sends method a payload whose string field id (inside field outer of the
- * request when outer != 0) is not UTF-8. Returns 0 or -1 as check_reply.
+ * request when outer != 0) holds the len bytes at bytes. The reply must be
+ * INVALID_ARGUMENT with a message naming the field ('path') and saying
+ * what is wrong with it (word). Returns 0 or -1 as check_reply.
  */
 static int
 bad_string(const char *method, const char *what, unsigned outer, unsigned id,
-           const char *bytes)
+           const char *bytes, size_t len, const char *path, const char *word)
 {
 	pb                        pay = {0}, env = {0}, inner = {0};
 	Offstat__V1__RpcResponse *r;
+	char                      quoted[160];
 	int                       rv;
 
 	if (outer != 0) {
-		pb_str(&inner, id, bytes);
+		pb_bytes(&inner, id, bytes, len);
 		pb_msg(&pay, outer, &inner);
 	} else {
-		pb_str(&pay, id, bytes);
+		pb_bytes(&pay, id, bytes, len);
 	}
 	envelope(&env, method, &pay, "utf8");
 	r = exchange(what, env.b, env.n);
@@ -975,6 +1009,15 @@ bad_string(const char *method, const char *what, unsigned outer, unsigned id,
 	rv = check_reply(what, r, INVALID,
 	                 strstr(method, "Ingest") != NULL ? UNAUTH : NONE,
 	                 "utf8");
+	snprintf(quoted, sizeof(quoted), "'%s'", path);
+	if (rv == 0 && (int)r->status->code == INVALID &&
+	    (strstr(r->status->message, quoted) == NULL ||
+	     strstr(r->status->message, word) == NULL)) {
+		print_error("%s: the message does not name %s and say '%s': "
+		            "'%s'\n",
+		            what, quoted, word, r->status->message);
+		rv = -1;
+	}
 	offstat__v1__rpc_response__free_unpacked(r, NULL);
 	pb_free(&pay);
 	pb_free(&env);
@@ -982,21 +1025,22 @@ bad_string(const char *method, const char *what, unsigned outer, unsigned id,
 }
 
 /*
- * Invalid UTF-8 in each string field of each request message, found from
- * the descriptors so a field added later is covered too; strings inside
- * nested messages (periods, pages, ingest rows) as well.
+ * Puts bytes (len of them) into each string field of each request message,
+ * found from the descriptors so a field added later is covered too; strings
+ * inside nested messages (periods, pages, ingest rows) as well. Returns how
+ * many fields were tried; *nbad counts the wrong replies.
  */
-static void
-test_utf8_every_field(void **state)
+static size_t
+every_string_field(const char *bytes, size_t len, const char *nested_bytes,
+                   size_t nested_len, const char *word, size_t *nbad)
 {
-	(void)state;
 	const ProtobufCServiceDescriptor *sd =
 	        &offstat__v1__offence_stats__descriptor;
-	size_t n = 0, nbad = 0;
+	size_t n = 0;
 
 	for (unsigned i = 0; i < sd->n_methods; i++) {
 		const ProtobufCMessageDescriptor *d = sd->methods[i].input;
-		char                              method[128], what[256];
+		char method[128], what[256], path[128];
 
 		snprintf(method, sizeof(method), "%s%s", M(""),
 		         sd->methods[i].name);
@@ -1005,8 +1049,9 @@ test_utf8_every_field(void **state)
 			if (f->type == PROTOBUF_C_TYPE_STRING) {
 				snprintf(what, sizeof(what), "%s %s", method,
 				         f->name);
-				nbad += bad_string(method, what, 0, f->id,
-				                   "bad \xc3\x28") != 0;
+				*nbad += bad_string(method, what, 0, f->id,
+				                    bytes, len, f->name,
+				                    word) != 0;
 				n++;
 				continue;
 			}
@@ -1022,18 +1067,111 @@ test_utf8_every_field(void **state)
 				}
 				snprintf(what, sizeof(what), "%s %s.%s",
 				         method, f->name, g->name);
-				/* A three-byte sequence cut short. */
-				nbad += bad_string(method, what, f->id, g->id,
-				                   "ok\xe0\x80") != 0;
+				snprintf(path, sizeof(path), "%s.%s", f->name,
+				         g->name);
+				*nbad += bad_string(method, what, f->id, g->id,
+				                    nested_bytes, nested_len,
+				                    path, word) != 0;
 				n++;
 			}
 		}
 	}
+	return (n);
+}
+
+/* Invalid UTF-8 in every string field; a sequence cut short in nested
+ * ones. */
+static void
+test_utf8_every_field(void **state)
+{
+	(void)state;
+	size_t nbad = 0;
+	size_t n    = every_string_field("bad \xc3\x28", 6, "ok\xe0\x80", 4,
+	                                 "not UTF-8", &nbad);
 	/* GetCount alone has area, offence, source and period.text. */
 	assert_true(n >= 30);
 	assert_alive("invalid UTF-8 in every field");
 	if (nbad > 0) {
 		fail_msg("%zu of %zu fields: a wrong reply", nbad, n);
+	}
+}
+
+/*
+ * A NUL byte inside every string field. protobuf-c hands strings over
+ * NUL-terminated, so "Dor\0set" would be read as "Dor" (and "E23000039\0x"
+ * as a known area): such a request is refused, naming the field.
+ */
+static void
+test_nul_every_field(void **state)
+{
+	(void)state;
+	size_t nbad = 0;
+	size_t n    = every_string_field("E23000039\0x", 11, "2020/21\0", 8,
+	                                 "NUL", &nbad);
+	assert_true(n >= 30);
+	assert_alive("a NUL byte in every field");
+	if (nbad > 0) {
+		fail_msg("%zu of %zu fields: a wrong reply", nbad, n);
+	}
+}
+
+/* A NUL byte in each string of the envelope: the method, the request id,
+ * a metadata key and value. */
+static void
+test_nul_envelope(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *path;
+		const char *method, *id, *key, *value;
+		size_t      mlen, idlen, klen, vlen;
+	} c[] = {
+	        {"method", M("ServerInfo\0x"), "x", NULL, NULL, 36, 1, 0, 0},
+	        {"method", M("ServerInfo\0"), "x", NULL, NULL, 35, 1, 0, 0},
+	        {"request_id", M("ServerInfo"), "id\0x", NULL, NULL, 34, 4, 0,
+	         0},
+	        {"metadata.key", M("ServerInfo"), "x", "authorization\0x",
+	         "Bearer x", 34, 1, 15, 8},
+	        {"metadata.value", M("ServerInfo"), "x", "x-trace", "a\0b", 34,
+	         1, 7, 3},
+	};
+	size_t nbad = 0;
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		pb                        env = {0}, md = {0};
+		Offstat__V1__RpcResponse *r;
+		char                      what[64], quoted[64];
+
+		/* The NUL is inside the bytes sent. */
+		assert_true(memchr(c[i].method, 0, c[i].mlen) != NULL ||
+		            memchr(c[i].id, 0, c[i].idlen) != NULL ||
+		            (c[i].key != NULL &&
+		             (memchr(c[i].key, 0, c[i].klen) != NULL ||
+		              memchr(c[i].value, 0, c[i].vlen) != NULL)));
+		pb_bytes(&env, 1, c[i].method, c[i].mlen);
+		pb_bytes(&env, 3, c[i].id, c[i].idlen);
+		if (c[i].key != NULL) {
+			pb_bytes(&md, 1, c[i].key, c[i].klen);
+			pb_bytes(&md, 2, c[i].value, c[i].vlen);
+			pb_msg(&env, 5, &md);
+		}
+		snprintf(what, sizeof(what), "a NUL byte in the %s",
+		         c[i].path);
+		snprintf(quoted, sizeof(quoted), "'%s'", c[i].path);
+		r = exchange(what, env.b, env.n);
+		if (check_reply(what, r, INVALID, NONE, NULL) != 0) {
+			nbad++;
+		} else if (strstr(r->status->message, quoted) == NULL ||
+		           strstr(r->status->message, "NUL") == NULL) {
+			print_error("%s: '%s'\n", what, r->status->message);
+			nbad++;
+		}
+		offstat__v1__rpc_response__free_unpacked(r, NULL);
+		pb_free(&env);
+		assert_alive(what);
+	}
+	if (nbad > 0) {
+		fail_msg("%zu envelopes: a wrong reply", nbad);
 	}
 }
 
@@ -1148,7 +1286,7 @@ test_transport(void **state)
  * Tokens: wrong, malformed, revoked and of the wrong role. Skipped when
  * the daemon cannot make tokens.
  */
-static char tokdir[64], tokfile[128];
+static char tokdir[64], tokfile[128], toklog[128];
 
 /* Runs `offstatd token ...`; returns its first output line or "". */
 static int
@@ -1201,11 +1339,13 @@ static harness_server first; /* the server of the other tests */
 static int            tokens_up;
 
 /* Makes a reader and a writer token and starts a second server that
- * knows them; leaves tokens_up 0 when the daemon has no tokens. */
+ * knows them, its log (stderr) going to toklog; leaves tokens_up 0 when the
+ * daemon has no tokens. */
 static int
 tokens_setup(void **state)
 {
 	const char *extra[] = {"--tokens", tokfile, NULL};
+	int         saved, fd, rv;
 	(void)state;
 
 	snprintf(tokdir, sizeof(tokdir), "/tmp/offstat-tok-XXXXXX");
@@ -1213,6 +1353,7 @@ tokens_setup(void **state)
 		return (-1);
 	}
 	snprintf(tokfile, sizeof(tokfile), "%s/tokens", tokdir);
+	snprintf(toklog, sizeof(toklog), "%s/log", tokdir);
 	if (token_cmd("add --role reader --label test", reader,
 	              sizeof(reader)) != 0 ||
 	    strncmp(reader, "ost_", 4) != 0 ||
@@ -1221,7 +1362,19 @@ tokens_setup(void **state)
 		return (0);
 	}
 	first = srv;
-	if (harness_start(&srv, 1, extra) != 0) {
+	/* The daemon inherits stderr: point it at the log file meanwhile. */
+	fflush(stderr);
+	if ((saved = dup(2)) < 0 ||
+	    (fd = open(toklog, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0) {
+		return (-1);
+	}
+	dup2(fd, 2);
+	close(fd);
+	rv = harness_start(&srv, 1, extra);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	if (rv != 0) {
 		srv = first;
 		return (-1);
 	}
@@ -1240,6 +1393,7 @@ tokens_teardown(void **state)
 		tokens_up = 0;
 	}
 	unlink(tokfile);
+	unlink(toklog);
 	rmdir(tokdir);
 	return (rv);
 }
@@ -1292,6 +1446,16 @@ test_tokens(void **state)
 	snprintf(auth, sizeof(auth), "Bearer %s", writer);
 	expect_token("a writer's commit", M("Ingest"), &commit, auth, UNIMPL,
 	             ANY_ERROR);
+	/* With a writer's token the rows are decoded: 1 MiB of empty ones
+	 * would take some 75 MiB, over the decoding budget. */
+	pb flood = {0};
+	pb_uint(&flood, 4, 1);
+	while (flood.n + 2 <= MAX_REQUEST - 256) {
+		pb_bytes(&flood, 5, "", 0);
+	}
+	expect_token("1 MiB of empty ingest rows with a writer token",
+	             M("Ingest"), &flood, auth, EXHAUSTED, NONE);
+	pb_free(&flood);
 
 	/* Revoked while the service runs: refused within a few seconds. */
 	snprintf(id, sizeof(id), "%.8s", reader + 4);
@@ -1315,6 +1479,95 @@ test_tokens(void **state)
 	pb_free(&commit);
 }
 
+/* AUTH_LOG_PER_SEC of service/auth.h: refused-token lines a second. */
+#define REFUSED_LINES_PER_SEC 5
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+}
+
+/*
+ * A client hammering with bad tokens: each call is refused, but the log
+ * gets a few lines a second and then one saying how many were left out;
+ * the lines written and left out add up to every refusal, and the total of
+ * failures counts them all. No token reaches the log.
+ */
+static void
+test_refused_log(void **state)
+{
+	(void)state;
+	enum { CALLS = 200 };
+	pb                 rd = {0};
+	char               bad[200], line[1024];
+	FILE              *fp;
+	long               off;
+	double             t0, secs;
+	unsigned long long logged = 0, suppressed = 0, total = 0;
+
+	if (!tokens_up) {
+		skip();
+	}
+	get_count(&rd, "dorset", "S15A", "2020/21", 0, 0);
+	/* The right shape, an unknown id; and a reader's secret with a
+	 * wrong id, to look for in the log. */
+	snprintf(bad, sizeof(bad), "Bearer ost_7fffffff_%s", reader + 13);
+	assert_non_null(fp = fopen(toklog, "r"));
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	off = ftell(fp);
+	t0  = now_s();
+	for (int i = 0; i < CALLS; i++) {
+		Offstat__V1__RpcResponse *r = call_token(M("GetCount"), &rd, bad);
+		assert_int_equal((int)r->status->code, UNAUTH);
+		offstat__v1__rpc_response__free_unpacked(r, NULL);
+	}
+	secs = now_s() - t0;
+	/* One more a second later writes the line for those left out. */
+	nanosleep(&(struct timespec){.tv_sec = 1, .tv_nsec = 100000000}, NULL);
+	expect_token("a bad token a second later", M("GetCount"), &rd, bad,
+	             UNAUTH, NONE);
+	nanosleep(&(struct timespec){.tv_nsec = 200000000}, NULL);
+	assert_int_equal(fseek(fp, off, SEEK_SET), 0);
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		const char *p;
+		if (strstr(line, reader + 13) != NULL ||
+		    strstr(line, writer + 13) != NULL) {
+			fail_msg("a token secret reached the log: %s", line);
+		}
+		if (strstr(line, "msg=\"authentication failed\"") != NULL) {
+			logged++;
+		}
+		if ((p = strstr(line, " suppressed=")) != NULL) {
+			suppressed += strtoull(p + 12, NULL, 10);
+		}
+		if ((p = strstr(line, " failures_total=")) != NULL) {
+			unsigned long long t = strtoull(p + 16, NULL, 10);
+			total                = t > total ? t : total;
+		}
+	}
+	fclose(fp);
+	pb_free(&rd);
+	print_message("%d refusals in %.2f s: %llu lines, %llu left out, "
+	              "%llu counted\n",
+	              CALLS + 1, secs, logged, suppressed, total);
+	if (logged + suppressed != CALLS + 1) {
+		fail_msg("%llu lines and %llu left out for %d refusals", logged,
+		         suppressed, CALLS + 1);
+	}
+	if (logged > REFUSED_LINES_PER_SEC * ((unsigned long long)secs + 3)) {
+		fail_msg("%llu lines in %.1f s", logged, secs);
+	}
+	/* Every refusal counted (on this server, started for this test),
+	 * whether logged or not. */
+	if (suppressed == 0 || total != CALLS + 1) {
+		fail_msg("the failure count is %llu after %d refusals", total,
+		         CALLS + 1);
+	}
+}
+
 static int
 setup(void **state)
 {
@@ -1336,8 +1589,12 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_table),
 	        cmocka_unit_test(test_utf8_every_field),
+	        cmocka_unit_test(test_nul_every_field),
+	        cmocka_unit_test(test_nul_envelope),
 	        cmocka_unit_test(test_transport),
 	        cmocka_unit_test_setup_teardown(test_tokens, tokens_setup,
+	                                        tokens_teardown),
+	        cmocka_unit_test_setup_teardown(test_refused_log, tokens_setup,
 	                                        tokens_teardown),
 	};
 	return (cmocka_run_group_tests(tests, setup, teardown));
