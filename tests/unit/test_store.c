@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include <sqlite3.h>
+
 #include "dataset.h"
 #include "import.h"
 #include "store.h"
@@ -214,12 +216,243 @@ test_import_rejects_whole_file(void **state)
 	store_close(st);
 }
 
+/* Writes one figure for Dorset 88A 2024/25 quarter q into the open
+ * release; returns store_put_count's change. */
+static int
+put_q(store *st, unsigned q, uint64_t v)
+{
+	store_count c = {.area    = "E23000039",
+	                 .offence = "88A",
+	                 .period  = {.year = 2024, .quarter = (uint8_t)q,
+	                             .kind = PERIOD_QUARTER},
+	                 .source  = "ho-prc-open-data",
+	                 .value   = v};
+	int         changed;
+	char        err[256];
+	if (store_put_count(st, &c, &changed, err, sizeof(err)) != 0) {
+		fail_msg("put: %s", err);
+	}
+	return (changed);
+}
+
+static const snap_entry *
+q_entry(const snapshot *s, unsigned q, uint64_t as_of, arena *mem)
+{
+	period p = {.year = 2024, .quarter = (uint8_t)q,
+	            .kind = PERIOD_QUARTER};
+	size_t n;
+	const snap_entry *e = snapshot_cell_as_of(
+	        s, (uint32_t)snapshot_area_by_code(s, "E23000039"),
+	        (uint32_t)snapshot_offence_by_code(s, "88A"), &p, as_of, mem,
+	        &n);
+	return (n > 0 ? e : NULL);
+}
+
+/* Releases keep versions: a commit makes them newest, REVISED marks a
+ * changed figure, the data as an older release left it stays readable,
+ * and a dropped release leaves no trace. */
+static void
+test_releases(void **state)
+{
+	(void)state;
+	store   *st = seeded(":memory:");
+	char     err[512];
+	uint64_t id, id2, seq;
+	arena    mem;
+
+	arena_init(&mem);
+	snapshot *s1 = load(st);
+	assert_int_equal(s1->nreleases, 1);
+	assert_int_equal(q_entry(s1, 4, 0, &mem)->value, 28);
+
+	/* Without an open release nothing can be written. */
+	store_count c = {.area = "E23000039", .offence = "88A",
+	                 .period = {2024, 4, PERIOD_QUARTER},
+	                 .source = "ho-prc-open-data", .value = 1};
+	int changed;
+	assert_int_equal(store_put_count(st, &c, &changed, err, sizeof(err)),
+	                 -1);
+
+	assert_int_equal(store_begin(st, err, sizeof(err)), 0);
+	assert_int_equal(store_release_open(st, "r2", "ho-prc-open-data",
+	                                    "ost_00000001", &id, err,
+	                                    sizeof(err)),
+	                 0);
+	assert_int_equal(put_q(st, 4, 28), 0);  /* as committed: no change */
+	assert_int_equal(put_q(st, 4, 31), 1);  /* a new version */
+	assert_int_equal(put_q(st, 4, 30), 0);  /* its own version updated */
+	assert_int_equal(put_q(st, 1, 11), 1);
+	assert_int_equal(put_q(st, 1, 10), -1); /* back as committed */
+	assert_int_equal(store_release_add(st, id, 5, 1, err, sizeof(err)), 0);
+	assert_int_equal(store_commit(st, err, sizeof(err)), 0);
+
+	/* Open: invisible. */
+	snapshot *s2 = load(st);
+	assert_int_equal(s2->release, s1->release);
+	assert_int_equal(q_entry(s2, 4, 0, &mem)->value, 28);
+	snapshot_unref(s2);
+
+	assert_int_equal(store_begin(st, err, sizeof(err)), 0);
+	assert_int_equal(store_release_commit(st, id, &seq, err, sizeof(err)),
+	                 0);
+	assert_int_equal(store_commit(st, err, sizeof(err)), 0);
+	assert_int_equal(seq, 2);
+	s2 = load(st);
+	assert_int_equal(s2->release, id);
+	assert_int_equal(s2->nreleases, 2);
+	const snap_entry *e = q_entry(s2, 4, 0, &mem);
+	assert_int_equal(e->value, 30);
+	assert_true(e->flags & FLAG_REVISED);
+	assert_int_equal(e->nhist, 1);
+	assert_int_equal(e->hist[0].value, 28);
+	/* Q1 was put back: one version, not revised. */
+	e = q_entry(s2, 1, 0, &mem);
+	assert_int_equal(e->value, 10);
+	assert_false(e->flags & FLAG_REVISED);
+	/* As release 1 left it. */
+	e = q_entry(s2, 4, 1, &mem);
+	assert_int_equal(e->value, 28);
+	assert_false(e->flags & FLAG_REVISED);
+	/* A committed release is closed to writes. */
+	assert_int_equal(store_begin(st, err, sizeof(err)), 0);
+	assert_int_equal(store_release_commit(st, id, &seq, err, sizeof(err)),
+	                 1);
+	assert_int_equal(store_release_drop(st, id, RELEASE_ABORTED, err,
+	                                    sizeof(err)),
+	                 1);
+	store_rollback(st);
+
+	/* A dropped release and a new code it brought leave nothing. */
+	assert_int_equal(store_begin(st, err, sizeof(err)), 0);
+	assert_int_equal(store_release_open(st, "r3", "ho-prc-open-data",
+	                                    NULL, &id2, err, sizeof(err)),
+	                 0);
+	store_offence o = {.code = "ZZ1", .description = "New",
+	                   .group = "G", .subgroup = "S"};
+	assert_int_equal(store_put_offence(st, &o, err, sizeof(err)), 0);
+	assert_int_equal(put_q(st, 4, 99), 1);
+	assert_int_equal(store_commit(st, err, sizeof(err)), 0);
+	snapshot *s3 = load(st);
+	assert_true(snapshot_offence_by_code(s3, "ZZ1") < 0);
+	snapshot_unref(s3);
+	assert_int_equal(store_begin(st, err, sizeof(err)), 0);
+	assert_int_equal(store_release_drop(st, id2, RELEASE_EXPIRED, err,
+	                                    sizeof(err)),
+	                 0);
+	assert_int_equal(store_commit(st, err, sizeof(err)), 0);
+	s3 = load(st);
+	assert_int_equal(s3->release, id);
+	assert_int_equal(q_entry(s3, 4, 0, &mem)->value, 30);
+	assert_true(snapshot_offence_by_code(s3, "ZZ1") < 0);
+	assert_int_equal(s3->nentries, s2->nentries);
+	store_release r;
+	assert_int_equal(store_release_get(st, id2, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.state, RELEASE_EXPIRED);
+	assert_int_equal(store_check(st, err, sizeof(err)), 0);
+
+	snapshot_unref(s1);
+	snapshot_unref(s2);
+	snapshot_unref(s3);
+	arena_fini(&mem);
+	store_close(st);
+}
+
+/* A version-1 database (one figure per cell, releases as a log) opens as
+ * version 2 with its figures and releases kept. */
+static void
+test_migrate_v1(void **state)
+{
+	(void)state;
+	char     path[] = "/tmp/offstat-v1-XXXXXX";
+	int      fd     = mkstemp(path);
+	sqlite3 *db;
+	char     err[512];
+
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+	        sqlite3_exec(
+	                db,
+	                "CREATE TABLE areas (code TEXT PRIMARY KEY, name TEXT "
+	                "NOT NULL, kind INTEGER NOT NULL, parent TEXT, aliases "
+	                "TEXT NOT NULL DEFAULT '', members TEXT NOT NULL "
+	                "DEFAULT '');"
+	                "CREATE TABLE populations (area TEXT NOT NULL, year "
+	                "INTEGER NOT NULL, total INTEGER NOT NULL, under18 "
+	                "INTEGER NOT NULL, source TEXT NOT NULL, PRIMARY KEY "
+	                "(area, year));"
+	                "CREATE TABLE offences (code TEXT PRIMARY KEY, "
+	                "description TEXT NOT NULL, grp TEXT NOT NULL, "
+	                "subgroup TEXT NOT NULL, break_year INTEGER NOT NULL "
+	                "DEFAULT 0, break_note TEXT NOT NULL DEFAULT '', note "
+	                "TEXT NOT NULL DEFAULT '');"
+	                "CREATE TABLE sources (id TEXT PRIMARY KEY, kind "
+	                "INTEGER NOT NULL, title TEXT NOT NULL, publisher TEXT "
+	                "NOT NULL DEFAULT '', published TEXT NOT NULL DEFAULT "
+	                "'', url TEXT NOT NULL DEFAULT '', note TEXT NOT NULL "
+	                "DEFAULT '');"
+	                "CREATE TABLE counts (area TEXT NOT NULL, offence TEXT "
+	                "NOT NULL, year INTEGER NOT NULL, quarter INTEGER NOT "
+	                "NULL, kind INTEGER NOT NULL, source TEXT NOT NULL, "
+	                "value INTEGER NOT NULL, rank INTEGER NOT NULL DEFAULT "
+	                "0, flags INTEGER NOT NULL DEFAULT 0, note TEXT NOT "
+	                "NULL DEFAULT '', PRIMARY KEY (area, offence, year, "
+	                "quarter, kind, source)) WITHOUT ROWID;"
+	                "CREATE TABLE changes (area TEXT NOT NULL, offence TEXT "
+	                "NOT NULL, from_year INTEGER NOT NULL, from_quarter "
+	                "INTEGER NOT NULL, from_kind INTEGER NOT NULL, to_year "
+	                "INTEGER NOT NULL, to_quarter INTEGER NOT NULL, "
+	                "to_kind INTEGER NOT NULL, percent REAL NOT NULL, "
+	                "source TEXT NOT NULL, note TEXT NOT NULL DEFAULT '', "
+	                "PRIMARY KEY (area, offence, from_year, from_quarter, "
+	                "from_kind, to_year, to_quarter, to_kind, source));"
+	                "CREATE TABLE releases (id INTEGER PRIMARY KEY, label "
+	                "TEXT NOT NULL, source TEXT NOT NULL, loaded_at TEXT "
+	                "NOT NULL, rows INTEGER NOT NULL);"
+	                "INSERT INTO areas VALUES ('E23000039', 'Dorset', 1, "
+	                "NULL, '', '');"
+	                "INSERT INTO offences VALUES ('88A', 'Sexual "
+	                "grooming', 'Sexual offences', 'Other', 0, '', '');"
+	                "INSERT INTO sources VALUES ('s', 1, 'A source', '', "
+	                "'', '', '');"
+	                "INSERT INTO counts VALUES ('E23000039', '88A', 2024, "
+	                "4, 2, 's', 28, 0, 0, '');"
+	                "INSERT INTO releases VALUES (1, 'bundled', 'bundled', "
+	                "'2026-01-01T00:00:00Z', 1);"
+	                "INSERT INTO releases VALUES (2, 'import x', 's', "
+	                "'2026-02-01T00:00:00Z', 1);"
+	                "PRAGMA user_version = 1;",
+	                NULL, NULL, NULL),
+	        SQLITE_OK);
+	sqlite3_close(db);
+
+	store *st;
+	assert_int_equal(store_open(&st, path, err, sizeof(err)), 0);
+	snapshot *s = load(st);
+	assert_int_equal(s->nreleases, 2);
+	assert_int_equal(s->release, 2);
+	assert_int_equal(cell_value(s, "E23000039", "88A", "2024/25 Q4"), 28);
+	snapshot_unref(s);
+	assert_int_equal(store_check(st, err, sizeof(err)), 0);
+	store_close(st);
+	/* Opening it again changes nothing. */
+	assert_int_equal(store_open(&st, path, err, sizeof(err)), 0);
+	s = load(st);
+	assert_int_equal(s->nreleases, 2);
+	snapshot_unref(s);
+	store_close(st);
+	unlink(path);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_bundled),
 	        cmocka_unit_test(test_import_rejects_whole_file),
+	        cmocka_unit_test(test_releases),
+	        cmocka_unit_test(test_migrate_v1),
 	};
 	return (cmocka_run_group_tests(tests, NULL, NULL));
 }
