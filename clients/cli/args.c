@@ -35,6 +35,11 @@ enum opt_id {
 	OPT_LIMIT,
 	OPT_CHART,
 	OPT_SVG,
+	OPT_AS_OF,
+	OPT_HISTORY,
+	OPT_ALL,
+	OPT_LABEL,
+	OPT_BATCH_ROWS,
 	OPT_COUNT_ /* Not an option: how many there are. */
 };
 
@@ -77,8 +82,9 @@ static const struct option options[] = {
          "only offences of this offence group, e.g. 'sexual offences'"},
         {OPT_SOURCE, 0, "source", "ID",
          CLI_CMD_COUNT | CLI_CMD_SERIES | CLI_CMD_COMPARE | CLI_CMD_RANK |
-                 CLI_CMD_CHART,
-         "only figures from this source (see 'offstat sources')"},
+                 CLI_CMD_CHART | CLI_CMD_INGEST,
+         "only figures from this source (see 'offstat sources'); ingest: "
+         "the source the rows come from (default ho-prc-open-data)"},
         {OPT_FROM, 0, "from", "PERIOD",
          CLI_CMD_SERIES | CLI_CMD_COMPARE | CLI_CMD_CHART,
          "first period (series, chart: default the earliest with data); "
@@ -110,6 +116,20 @@ static const struct option options[] = {
          "draw the series as bars as wide as the terminal ($COLUMNS)"},
         {OPT_SVG, 0, "svg", "FILE", CLI_CMD_CHART,
          "write the SVG chart to FILE ('-' for stdout)"},
+        {OPT_AS_OF, 0, "as-of", "RELEASE",
+         CLI_CMD_COUNT | CLI_CMD_SERIES | CLI_CMD_COMPARE | CLI_CMD_RANK |
+                 CLI_CMD_CHART,
+         "answer from the data as this committed release left it (see "
+         "'offstat releases'; default: the latest)"},
+        {OPT_HISTORY, 0, "history", NULL, CLI_CMD_SERIES,
+         "show each point's value in every release that changed it"},
+        {OPT_ALL, 0, "all", NULL, CLI_CMD_RELEASES,
+         "also open, aborted and expired releases (needs a writer token)"},
+        {OPT_LABEL, 0, "label", "TEXT", CLI_CMD_INGEST,
+         "the new release's label, e.g. 'PRC open data, July 2025'"},
+        {OPT_BATCH_ROWS, 0, "batch-rows", "N", CLI_CMD_INGEST,
+         "rows per batch, 1 to 10000 (default 5000; batches also stay "
+         "under 512 KiB)"},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -146,7 +166,19 @@ option_label(struct buf *b, const struct option *o)
 	}
 }
 
-/* "count AREA OFFENCE PERIOD [--source ID]" */
+/* Options a command cannot do without: compare its periods, chart its
+ * file, ingest its label. */
+static bool
+required_option(const struct cli_command *cmd, const struct option *o)
+{
+	return ((cmd->bit == CLI_CMD_COMPARE &&
+	         (o->id == OPT_FROM || o->id == OPT_TO)) ||
+	        (cmd->bit == CLI_CMD_CHART && o->id == OPT_SVG) ||
+	        (cmd->bit == CLI_CMD_INGEST && o->id == OPT_LABEL));
+}
+
+/* "count AREA OFFENCE PERIOD [--source ID]": the options a command needs
+ * first, then those it may take. */
 static void
 command_synopsis(struct buf *b, const struct cli_command *cmd)
 {
@@ -154,17 +186,13 @@ command_synopsis(struct buf *b, const struct cli_command *cmd)
 	if (cmd->synopsis[0] != '\0') {
 		buf_printf(b, " %s", cmd->synopsis);
 	}
-	for (size_t i = 0; i < N_OPTIONS; i++) {
-		const struct option *o = &options[i];
-		if ((o->commands & cmd->bit) == 0) {
+	for (size_t k = 0; k < 2 * N_OPTIONS; k++) {
+		const struct option *o        = &options[k % N_OPTIONS];
+		bool                 required = required_option(cmd, o);
+		if ((o->commands & cmd->bit) == 0 ||
+		    required != (k < N_OPTIONS)) {
 			continue;
 		}
-		/* compare cannot do without its periods, chart without its
-		 * file. */
-		bool required =
-		        (cmd->bit == CLI_CMD_COMPARE &&
-		         (o->id == OPT_FROM || o->id == OPT_TO)) ||
-		        (cmd->bit == CLI_CMD_CHART && o->id == OPT_SVG);
 		buf_printf(b, required ? " --%s" : " [--%s", o->long_name);
 		if (o->arg != NULL) {
 			buf_printf(b, " %s", o->arg);
@@ -236,8 +264,8 @@ cli_help(FILE *f, const struct cli_command *command)
 
 	if (command != NULL) {
 		command_synopsis(&b, command);
-		fputs("Usage: offstat [options]", f);
-		print_wrapped(f, buf_str(&b), 24, 8);
+		fputs("Usage: offstat [options] ", f);
+		print_wrapped(f, buf_str(&b), 25, 8);
 		buf_reset(&b);
 		buf_printf(&b, "%s.", command->summary);
 		if (b.s != NULL && b.s[0] >= 'a' && b.s[0] <= 'z') {
@@ -360,19 +388,32 @@ parse_confidence(const char *s, double *level)
 	return (0);
 }
 
-/* A positive count, as the service's uint32 field takes it. */
+/* A whole number from 1 to max, in digits. */
 static int
-parse_limit(const char *s, unsigned *n)
+parse_positive(const char *s, unsigned long long max, unsigned long long *n)
 {
-	char         *end;
-	unsigned long v;
+	char              *end;
+	unsigned long long v;
 
 	if (*s < '0' || *s > '9') {
 		return (-1);
 	}
 	errno = 0;
-	v     = strtoul(s, &end, 10);
-	if (*end != '\0' || errno != 0 || v == 0 || v > UINT32_MAX) {
+	v     = strtoull(s, &end, 10);
+	if (*end != '\0' || errno != 0 || v == 0 || v > max) {
+		return (-1);
+	}
+	*n = v;
+	return (0);
+}
+
+/* A positive count, as the service's uint32 field takes it. */
+static int
+parse_limit(const char *s, unsigned *n)
+{
+	unsigned long long v;
+
+	if (parse_positive(s, UINT32_MAX, &v) != 0) {
 		return (-1);
 	}
 	*n = (unsigned)v;
@@ -383,8 +424,9 @@ static int
 apply(struct cli *cli, const struct option *o, const char *value,
       const char *spelled)
 {
-	offstat_area_kind kind;
-	offstat_rank_by   by;
+	offstat_area_kind  kind;
+	offstat_rank_by    by;
+	unsigned long long n;
 
 	switch (o->id) {
 	case OPT_URL:
@@ -502,6 +544,37 @@ apply(struct cli *cli, const struct option *o, const char *value,
 		}
 		cli->svg = value;
 		break;
+	case OPT_AS_OF:
+		if (parse_positive(value, UINT64_MAX, &n) != 0) {
+			return (cli_usage_error("bad release '%s' (a release "
+			                        "id, as 'offstat releases' "
+			                        "lists them)",
+			                        value));
+		}
+		cli->as_of = (uint64_t)n;
+		break;
+	case OPT_HISTORY:
+		cli->history = true;
+		break;
+	case OPT_ALL:
+		cli->all = true;
+		break;
+	case OPT_LABEL:
+		if (value[0] == '\0') {
+			return (cli_usage_error("%s needs some text",
+			                        spelled));
+		}
+		cli->label = value;
+		break;
+	case OPT_BATCH_ROWS:
+		if (parse_positive(value, OFFSTAT_INGEST_MAX_ROWS, &n) != 0) {
+			return (cli_usage_error("bad batch size '%s' (1 to "
+			                        "%d rows)",
+			                        value,
+			                        OFFSTAT_INGEST_MAX_ROWS));
+		}
+		cli->batch_rows = (unsigned)n;
+		break;
 	case OPT_COUNT_:
 		break;
 	}
@@ -557,6 +630,15 @@ check_combinations(const struct cli *cli)
 		        "--chart draws for a terminal; it does "
 		        "not combine with -o json or csv"));
 	}
+	if (cli->chart && cli->history) {
+		return (cli_usage_error("--history shows revisions in the "
+		                        "table; it does not combine with "
+		                        "--chart"));
+	}
+	if (cli->command->bit == CLI_CMD_INGEST && cli->label == NULL) {
+		return (cli_usage_error("ingest needs --label TEXT, the new "
+		                        "release's label"));
+	}
 	return (0);
 }
 
@@ -566,6 +648,13 @@ cli_parse(struct cli *cli, int argc, char **argv)
 	const struct option *seen[OPT_COUNT_] = {NULL};
 	bool                 options_done     = false;
 	int                  rv;
+
+	/* No command has more arguments than the command line. */
+	if ((cli->args = calloc((size_t)argc + 1, sizeof(*cli->args))) ==
+	    NULL) {
+		fputs("offstat: out of memory\n", stderr);
+		return (OFFSTAT_ENOMEM);
+	}
 
 	for (int i = 1; i < argc; i++) {
 		const char          *arg = argv[i];

@@ -8,6 +8,7 @@
  * output.c   how each result looks as a table, JSON or CSV;
  * chart.c    charts: bars in the terminal, SVG line charts in a file;
  * writers.c  the formats: aligned tables, JSON and CSV writers;
+ * ingest.c   the ingest command: progress on stderr, the summary;
  * main.c     the order of things and the exit code.
  */
 
@@ -50,8 +51,8 @@ struct cli {
 	bool            version;
 
 	const struct cli_command *command;
-	const char *args[4]; /* The command's positional arguments. */
-	size_t      n_args;
+	const char **args; /* The command's positional arguments. */
+	size_t       n_args;
 
 	/* Command options. */
 	const char *kind;
@@ -70,6 +71,11 @@ struct cli {
 	unsigned    limit;      /* rank: 0 for all. */
 	bool        chart;      /* series: bars instead of a table. */
 	const char *svg;        /* chart: the file to write; "-" stdout. */
+	uint64_t    as_of;      /* Queries: a committed release; 0 latest. */
+	bool        history;    /* series: each point's revisions. */
+	bool        all;        /* releases: open and aborted ones too. */
+	const char *label;      /* ingest: the release's label. */
+	unsigned    batch_rows; /* ingest: 0 for the library's default. */
 };
 
 /* Command bits, so that an option can say which commands take it. */
@@ -83,6 +89,8 @@ enum {
 	CLI_CMD_COMPARE  = 1u << 6,
 	CLI_CMD_RANK     = 1u << 7,
 	CLI_CMD_CHART    = 1u << 8,
+	CLI_CMD_RELEASES = 1u << 9,
+	CLI_CMD_INGEST   = 1u << 10,
 };
 
 /* A command: its name, how it is called and what runs it. */
@@ -99,6 +107,9 @@ struct cli_command {
 /* commands.c */
 extern const struct cli_command cli_commands[];
 extern const size_t             cli_n_commands;
+
+/* ingest.c: the ingest command. */
+int cli_run_ingest(struct cli *cli, offstat_client *client);
 
 /* args.c: returns 0, or CLI_EXIT_USAGE after printing why. */
 int  cli_parse(struct cli *cli, int argc, char **argv);
@@ -126,11 +137,16 @@ int out_areas(enum cli_format format, const offstat_area_list *list);
 int out_offences(enum cli_format format, const offstat_offence_list *list);
 int out_sources(enum cli_format format, const offstat_source_list *list);
 int out_count(enum cli_format format, const offstat_count *r);
-int out_series(enum cli_format format, const offstat_series *r,
-               bool quarterly);
+int out_series(enum cli_format format, const offstat_series *r, bool quarterly,
+               bool history);
 int out_comparison(enum cli_format format, const offstat_comparison *r);
 int out_ranking(enum cli_format format, const offstat_ranking *r,
                 const char *within);
+int out_releases(enum cli_format format, const offstat_release_list *list,
+                 bool all);
+int out_ingest(enum cli_format format, const offstat_ingest_result *r,
+               const char *label, const char *const *files, size_t n_files,
+               double seconds);
 
 /* output.c: pieces the charts share with the tables. */
 void out_heading(FILE *f, const offstat_area *a, const offstat_offence *o,
@@ -188,6 +204,7 @@ void   fmt_double(char *out, size_t n, double d); /* Round-trips. */
 void   fmt_fixed(char *out, size_t n, double d, int decimals); /* inf */
 void   fmt_p_value(char *out, size_t n, double p);
 void   fmt_level(char *out, size_t n, double confidence); /* "95%" */
+void   fmt_grouped(char *out, size_t n, uint64_t v);      /* "12,345" */
 size_t text_width(const char *s);             /* Code points of UTF-8. */
 size_t text_width_n(const char *s, size_t n); /* Of n bytes. */
 /* The length of the well-formed UTF-8 sequence at s, else 0 (also at the

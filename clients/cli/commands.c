@@ -1,6 +1,7 @@
 /* One function per command: call liboffstat, then write the result as a
  * table, JSON or CSV. */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -26,6 +27,19 @@ report_call(const struct cli *cli, const char *method, double start,
 		         now_ms() - start,
 		         st->request_id != NULL ? st->request_id : "?");
 	}
+}
+
+/* The options every query takes from the command line. */
+static offstat_query_opts
+query_opts(const struct cli *cli)
+{
+	offstat_query_opts opts = OFFSTAT_QUERY_OPTS_INIT;
+
+	opts.source        = cli->source;
+	opts.as_of_release = cli->as_of;
+	opts.confidence    = cli->confidence;
+	opts.history       = cli->history;
+	return (opts);
 }
 
 /* ---- info --------------------------------------------------------------- */
@@ -133,13 +147,14 @@ run_sources(struct cli *cli, offstat_client *client)
 static int
 run_count(struct cli *cli, offstat_client *client)
 {
-	offstat_status st = OFFSTAT_STATUS_INIT;
-	offstat_count *r;
-	double         start = now_ms();
-	int            rv;
+	offstat_status     st   = OFFSTAT_STATUS_INIT;
+	offstat_query_opts opts = query_opts(cli);
+	offstat_count     *r;
+	double             start = now_ms();
+	int                rv;
 
-	rv = offstat_get_count(&r, client, cli->args[0], cli->args[1],
-	                       cli->args[2], cli->source, &st);
+	rv = offstat_get_count_opts(&r, client, cli->args[0], cli->args[1],
+	                            cli->args[2], &opts, &st);
 	report_call(cli, "GetCount", start, &st);
 	if (rv != OFFSTAT_OK) {
 		rv = cli_fail(cli, rv, &st);
@@ -158,15 +173,16 @@ run_count(struct cli *cli, offstat_client *client)
 static int
 run_series(struct cli *cli, offstat_client *client)
 {
-	offstat_status  st = OFFSTAT_STATUS_INIT;
-	offstat_series *r;
-	double          start = now_ms();
-	int             rv;
+	offstat_status     st   = OFFSTAT_STATUS_INIT;
+	offstat_query_opts opts = query_opts(cli);
+	offstat_series    *r;
+	double             start = now_ms();
+	int                rv;
 
-	rv = offstat_get_series(
+	rv = offstat_get_series_opts(
 	        &r, client, cli->args[0], cli->args[1], cli->from, cli->to,
-	        cli->quarterly ? OFFSTAT_QUARTERLY : OFFSTAT_YEARLY,
-	        cli->source, &st);
+	        cli->quarterly ? OFFSTAT_QUARTERLY : OFFSTAT_YEARLY, &opts,
+	        &st);
 	report_call(cli, "GetSeries", start, &st);
 	if (rv != OFFSTAT_OK) {
 		rv = cli_fail(cli, rv, &st);
@@ -177,7 +193,7 @@ run_series(struct cli *cli, offstat_client *client)
 	if (cli->chart) {
 		rv = chart_bars(r, cli->quarterly);
 	} else {
-		rv = out_series(cli->format, r, cli->quarterly);
+		rv = out_series(cli->format, r, cli->quarterly, cli->history);
 	}
 	offstat_series_free(r);
 	offstat_status_clear(&st);
@@ -189,14 +205,15 @@ run_series(struct cli *cli, offstat_client *client)
 static int
 run_compare(struct cli *cli, offstat_client *client)
 {
-	offstat_status      st = OFFSTAT_STATUS_INIT;
+	offstat_status      st   = OFFSTAT_STATUS_INIT;
+	offstat_query_opts  opts = query_opts(cli);
 	offstat_comparison *r;
 	double              start = now_ms();
 	int                 rv;
 
-	rv = offstat_compare_trend_ex(
-	        &r, client, cli->args[0], cli->args[1], cli->from, cli->to,
-	        cli->with, cli->n_with, cli->source, cli->confidence, &st);
+	rv = offstat_compare_trend_opts(&r, client, cli->args[0], cli->args[1],
+	                                cli->from, cli->to, cli->with,
+	                                cli->n_with, &opts, &st);
 	report_call(cli, "CompareTrend", start, &st);
 	if (rv != OFFSTAT_OK) {
 		rv = cli_fail(cli, rv, &st);
@@ -215,12 +232,13 @@ run_compare(struct cli *cli, offstat_client *client)
 static int
 run_rank(struct cli *cli, offstat_client *client)
 {
-	offstat_status    st   = OFFSTAT_STATUS_INIT;
-	offstat_area_kind kind = OFFSTAT_AREA_FORCE;
-	offstat_rank_by   by   = OFFSTAT_RANK_COUNT;
-	offstat_ranking  *r;
-	double            start = now_ms();
-	int               rv;
+	offstat_status     st   = OFFSTAT_STATUS_INIT;
+	offstat_area_kind  kind = OFFSTAT_AREA_FORCE;
+	offstat_rank_by    by   = OFFSTAT_RANK_COUNT;
+	offstat_query_opts opts = query_opts(cli);
+	offstat_ranking   *r;
+	double             start = now_ms();
+	int                rv;
 
 	if (cli->kind != NULL) {
 		offstat_area_kind_parse(&kind, cli->kind);
@@ -228,9 +246,9 @@ run_rank(struct cli *cli, offstat_client *client)
 	if (cli->by != NULL) {
 		offstat_rank_by_parse(&by, cli->by);
 	}
-	rv = offstat_rank_areas(&r, client, cli->args[0], cli->args[1], by,
-	                        cli->base, kind, cli->within, cli->limit,
-	                        cli->confidence, cli->source, &st);
+	rv = offstat_rank_areas_opts(&r, client, cli->args[0], cli->args[1],
+	                             by, cli->base, kind, cli->within,
+	                             cli->limit, &opts, &st);
 	report_call(cli, "RankAreas", start, &st);
 	if (rv != OFFSTAT_OK) {
 		rv = cli_fail(cli, rv, &st);
@@ -304,7 +322,8 @@ write_chart(struct cli *cli, offstat_series *const *lines, size_t n)
 static int
 run_chart(struct cli *cli, offstat_client *client)
 {
-	offstat_status      st = OFFSTAT_STATUS_INIT;
+	offstat_status      st   = OFFSTAT_STATUS_INIT;
+	offstat_query_opts  opts = query_opts(cli);
 	offstat_granularity gran =
 	        cli->quarterly ? OFFSTAT_QUARTERLY : OFFSTAT_YEARLY;
 	offstat_series *lines[1 + CLI_MAX_WITH];
@@ -316,8 +335,9 @@ run_chart(struct cli *cli, offstat_client *client)
 	const char     *to;
 	int             rv;
 
-	rv = offstat_get_series(&lines[0], client, cli->args[0], cli->args[1],
-	                        cli->from, cli->to, gran, cli->source, &st);
+	rv = offstat_get_series_opts(&lines[0], client, cli->args[0],
+	                             cli->args[1], cli->from, cli->to, gran,
+	                             &opts, &st);
 	report_call(cli, "GetSeries", start, &st);
 	if (rv != OFFSTAT_OK) {
 		goto done;
@@ -343,9 +363,9 @@ run_chart(struct cli *cli, offstat_client *client)
 	}
 	for (size_t i = 0; i < n_with; i++) {
 		start = now_ms();
-		rv    = offstat_get_series(&lines[n], client, with[i],
-		                           cli->args[1], from, to, gran,
-		                           cli->source, &st);
+		rv    = offstat_get_series_opts(&lines[n], client, with[i],
+		                                cli->args[1], from, to, gran,
+		                                &opts, &st);
 		report_call(cli, "GetSeries", start, &st);
 		if (rv != OFFSTAT_OK) {
 			goto done;
@@ -362,6 +382,34 @@ done:
 	for (size_t i = 0; i < n; i++) {
 		offstat_series_free(lines[i]);
 	}
+	offstat_status_clear(&st);
+	return (rv);
+}
+
+/* ---- releases ----------------------------------------------------------- */
+
+static int
+run_releases(struct cli *cli, offstat_client *client)
+{
+	offstat_status        st = OFFSTAT_STATUS_INIT;
+	offstat_release_list *list;
+	double                start = now_ms();
+	int                   rv;
+
+	rv = offstat_list_releases_all(&list, client, cli->all, &st);
+	report_call(cli, "ListReleases", start, &st);
+	if (rv != OFFSTAT_OK) {
+		rv = cli_fail(cli, rv, &st);
+		if (cli->all &&
+		    (rv == OFFSTAT_EPERM || rv == OFFSTAT_EUNAUTHENTICATED)) {
+			cli_note(cli, "releases --all needs a writer token: "
+			              "set OFFSTAT_TOKEN or use --token");
+		}
+		offstat_status_clear(&st);
+		return (rv);
+	}
+	rv = out_releases(cli->format, list, cli->all);
+	offstat_release_list_free(list);
 	offstat_status_clear(&st);
 	return (rv);
 }
@@ -397,6 +445,15 @@ const struct cli_command cli_commands[] = {
          "an SVG line chart of an area's series beside its region and "
          "country or the areas named, with interval bands",
          2, 2, CLI_CMD_CHART, run_chart},
+        {"releases", "",
+         "the releases of data, newest first: what each loaded, when and by "
+         "whom",
+         0, 0, CLI_CMD_RELEASES, run_releases},
+        {"ingest", "FILE...",
+         "load Home Office open data files over the wire as one new "
+         "release, committed at the end or aborted on any error (needs a "
+         "writer token)",
+         1, SIZE_MAX, CLI_CMD_INGEST, cli_run_ingest},
 };
 
 const size_t cli_n_commands = sizeof(cli_commands) / sizeof(cli_commands[0]);

@@ -64,63 +64,72 @@ finish_output(const struct cli *cli, int rv)
 	return (rv);
 }
 
-int
-main(int argc, char **argv)
+static int
+run(struct cli *cli, int argc, char **argv)
 {
-	struct cli      cli = {0};
 	offstat_client *client;
 	const char     *env;
 	int             rv;
 
-	cli.url        = OFFSTAT_DEFAULT_URL;
-	cli.timeout_ms = CLI_DEFAULT_TIMEOUT_MS;
+	cli->url        = OFFSTAT_DEFAULT_URL;
+	cli->timeout_ms = CLI_DEFAULT_TIMEOUT_MS;
 	if ((env = getenv("OFFSTAT_URL")) != NULL && env[0] != '\0') {
-		cli.url = env;
+		cli->url = env;
 	}
 	if ((env = getenv("OFFSTAT_TOKEN")) != NULL && env[0] != '\0') {
-		cli.token = env;
+		cli->token = env;
 	}
 
-	if ((rv = cli_parse(&cli, argc, argv)) != 0) {
+	if ((rv = cli_parse(cli, argc, argv)) != 0) {
 		return (rv);
 	}
-	if (cli.help) {
-		cli_help(stdout, cli.command);
-		return (finish_output(&cli, 0));
+	if (cli->help) {
+		cli_help(stdout, cli->command);
+		return (finish_output(cli, 0));
 	}
-	if (cli.version) {
+	if (cli->version) {
 		printf("offstat %s (liboffstat %s)\n", CLI_VERSION,
 		       offstat_version());
-		return (finish_output(&cli, 0));
+		return (finish_output(cli, 0));
 	}
-	if (!cli.format_set) {
-		cli.format = isatty(STDOUT_FILENO) ? CLI_TABLE : CLI_JSON;
+	if (!cli->format_set) {
+		cli->format = isatty(STDOUT_FILENO) ? CLI_TABLE : CLI_JSON;
 	}
 
-	if (cli.verbose > 0) {
-		cli_note(&cli, "%s via %s, timeout %d ms%s", cli.command->name,
-		         cli.url, cli.timeout_ms,
-		         cli.token != NULL ? ", with a token" : "");
+	if (cli->verbose > 0) {
+		cli_note(cli, "%s via %s, timeout %d ms%s", cli->command->name,
+		         cli->url, cli->timeout_ms,
+		         cli->token != NULL ? ", with a token" : "");
 	}
-	if ((rv = offstat_client_open(&client, cli.url)) != OFFSTAT_OK) {
-		cli_note(&cli, "%s: %s", cli.url, offstat_strerror(rv));
+	if ((rv = offstat_client_open(&client, cli->url)) != OFFSTAT_OK) {
+		cli_note(cli, "%s: %s", cli->url, offstat_strerror(rv));
 		if (rv == OFFSTAT_EADDRINVAL) {
-			cli_note(&cli,
-			         "addresses look like tcp://HOST:PORT or "
-			         "ipc:///path");
+			cli_note(cli, "addresses look like tcp://HOST:PORT or "
+			              "ipc:///path");
 		}
 		return (rv);
 	}
-	if ((rv = offstat_client_set_timeout(client, cli.timeout_ms)) != 0 ||
-	    (rv = offstat_client_set_token(client, cli.token)) != 0) {
-		cli_note(&cli, "%s",
+	if ((rv = offstat_client_set_timeout(client, cli->timeout_ms)) != 0 ||
+	    (rv = offstat_client_set_token(client, cli->token)) != 0) {
+		cli_note(cli, "%s",
 		         rv == OFFSTAT_EINVAL
 		                 ? "the token contains a control character"
 		                 : offstat_strerror(rv));
 		offstat_client_close(client);
 		return (rv);
 	}
-	rv = cli.command->run(&cli, client);
+	rv = cli->command->run(cli, client);
 	offstat_client_close(client);
-	return (finish_output(&cli, rv));
+	return (finish_output(cli, rv));
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli cli = {0};
+	int        rv;
+
+	rv = run(&cli, argc, argv);
+	free(cli.args);
+	return (rv);
 }

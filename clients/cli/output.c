@@ -413,6 +413,23 @@ json_value(struct json *j, const char *key, const offstat_value *v)
 	json_rate(j, "people", &v->rates.people);
 	json_rate(j, "under18", &v->rates.under18);
 	json_end_object(j);
+	json_begin_array(j, "revisions");
+	for (size_t i = 0; i < v->n_revisions; i++) {
+		const offstat_revision *r = &v->revisions[i];
+		json_begin_object(j, NULL);
+		json_uint(j, "release", r->release);
+		json_string(j, "release_label", r->release_label);
+		json_string(j, "committed_at", r->committed_at);
+		json_bool(j, "present", r->present);
+		if (r->present) {
+			json_uint(j, "count", r->count);
+		} else {
+			json_null(j, "count");
+		}
+		json_string(j, "source_id", r->source_id);
+		json_end_object(j);
+	}
+	json_end_array(j);
 	json_end_object(j);
 }
 
@@ -548,7 +565,8 @@ static const char *const value_columns[] = {"area_code",
                                             "rate_under18_per_100k",
                                             "rate_under18_lower",
                                             "rate_under18_upper",
-                                            "population_under18"};
+                                            "population_under18",
+                                            "revisions"};
 
 static void
 csv_value(struct csv *c, const offstat_area *area,
@@ -581,7 +599,6 @@ csv_value(struct csv *c, const offstat_area *area,
 		           v->alternatives[i].source_id);
 	}
 	csv_field(c, buf_str(&alt));
-	buf_free(&alt);
 	csv_field(c, v->coverage.method != OFFSTAT_COVERAGE_NONE
 	                     ? fmt_coverage_method(v->coverage.method)
 	                     : "");
@@ -590,6 +607,20 @@ csv_value(struct csv *c, const offstat_area *area,
 	csv_joined(c, v->coverage.missing, v->coverage.n_missing);
 	csv_rate(c, &v->rates.people);
 	csv_rate(c, &v->rates.under18);
+	/* Oldest first, "release:count", "-" for no figure. */
+	buf_reset(&alt);
+	for (size_t i = 0; i < v->n_revisions; i++) {
+		const offstat_revision *r = &v->revisions[i];
+		buf_printf(&alt, "%s%" PRIu64 ":", i > 0 ? ";" : "",
+		           r->release);
+		if (r->present) {
+			buf_printf(&alt, "%" PRIu64, r->count);
+		} else {
+			buf_add(&alt, "-");
+		}
+	}
+	csv_field(c, buf_str(&alt));
+	buf_free(&alt);
 	csv_end_row(c);
 }
 
@@ -634,12 +665,31 @@ out_heading(FILE *f, const offstat_area *a, const offstat_offence *o,
 
 /* Rows of period, count, flags, source, coverage (when any value has
  * one) and a note reference; the notes and the source legend follow. */
+/* "64 (release 3) ← 60 (release 2)": newest first, as a reader asks
+ * "what is it now, and what was it before". */
+static void
+revisions_cell(struct buf *b, const offstat_value *v)
+{
+	for (size_t i = v->n_revisions; i-- > 0;) {
+		const offstat_revision *r = &v->revisions[i];
+		if (i + 1 < v->n_revisions) {
+			buf_add(b, " \xe2\x86\x90 ");
+		}
+		if (r->present) {
+			buf_printf(b, "%" PRIu64, r->count);
+		} else {
+			buf_add(b, "no figure");
+		}
+		buf_printf(b, " (release %" PRIu64 ")", r->release);
+	}
+}
+
 static int
 print_values(FILE *f, const offstat_value *v, size_t n,
              const offstat_offence *offence, const offstat_source *sources,
-             size_t n_sources)
+             size_t n_sources, bool history)
 {
-	const char   *cols[8];
+	const char   *cols[9];
 	size_t        ncols = 0;
 	struct notes  ns    = {{0}, 0, false};
 	struct buf    b     = {0};
@@ -662,6 +712,9 @@ print_values(FILE *f, const offstat_value *v, size_t n,
 	cols[ncols++] = "SOURCE";
 	if (cov) {
 		cols[ncols++] = "COVERAGE";
+	}
+	if (history) {
+		cols[ncols++] = "REVISIONS";
 	}
 	cols[ncols++] = "NOTE";
 	if ((t = table_new(ncols, cols)) == NULL) {
@@ -695,6 +748,11 @@ print_values(FILE *f, const offstat_value *v, size_t n,
 			coverage_cell(&b, &v[i].coverage);
 			table_cell(t, buf_str(&b));
 		}
+		if (history) {
+			buf_reset(&b);
+			revisions_cell(&b, &v[i]);
+			table_cell(t, buf_str(&b));
+		}
 		if (note > 0) {
 			table_cellf(t, "[%d]", note);
 		} else {
@@ -723,6 +781,12 @@ print_values(FILE *f, const offstat_value *v, size_t n,
 	if (rates) {
 		fputs("\nRATE: per 100,000 people (mid-2020 population), with "
 		      "its exact Poisson\ninterval.\n",
+		      f);
+	}
+	if (history) {
+		fputs("\nREVISIONS: the figure as each release that changed "
+		      "it left it, newest\nfirst, up to the release "
+		      "answering.\n",
 		      f);
 	}
 	print_notes(f, &ns);
@@ -1114,6 +1178,7 @@ out_areas(enum cli_format format, const offstat_area_list *list)
 		json_init(&j, stdout);
 		json_begin_object(&j, NULL);
 		json_uint(&j, "total", list->total);
+		json_string(&j, "release", list->release);
 		json_begin_array(&j, "areas");
 		for (size_t i = 0; i < list->n_areas; i++) {
 			json_area(&j, NULL, &list->areas[i]);
@@ -1213,6 +1278,7 @@ out_offences(enum cli_format format, const offstat_offence_list *list)
 		json_init(&j, stdout);
 		json_begin_object(&j, NULL);
 		json_uint(&j, "total", list->total);
+		json_string(&j, "release", list->release);
 		json_begin_array(&j, "offences");
 		for (size_t i = 0; i < list->n_offences; i++) {
 			json_offence(&j, NULL, &list->offences[i]);
@@ -1294,6 +1360,7 @@ out_sources(enum cli_format format, const offstat_source_list *list)
 		json_init(&j, stdout);
 		json_begin_object(&j, NULL);
 		json_uint(&j, "total", list->total);
+		json_string(&j, "release", list->release);
 		json_sources(&j, list->sources, list->n_sources);
 		json_end_object(&j);
 		json_finish(&j);
@@ -1378,14 +1445,15 @@ out_count(enum cli_format format, const offstat_count *r)
 	} else {
 		out_heading(stdout, &r->area, &r->offence, NULL);
 		rv = print_values(stdout, &r->value, 1, &r->offence,
-		                  r->sources, r->n_sources);
+		                  r->sources, r->n_sources, false);
 		out_release(stdout, r->release);
 	}
 	return (rv);
 }
 
 int
-out_series(enum cli_format format, const offstat_series *r, bool quarterly)
+out_series(enum cli_format format, const offstat_series *r, bool quarterly,
+           bool history)
 {
 	int rv = 0;
 
@@ -1430,7 +1498,7 @@ out_series(enum cli_format format, const offstat_series *r, bool quarterly)
 		} else {
 			rv = print_values(stdout, r->points, r->n_points,
 			                  &r->offence, r->sources,
-			                  r->n_sources);
+			                  r->n_sources, history);
 		}
 		out_release(stdout, r->release);
 	}
@@ -2070,4 +2138,214 @@ out_ranking(enum cli_format format, const offstat_ranking *r,
 		return (0);
 	}
 	return (print_ranking(stdout, r, within));
+}
+
+/* ---- Releases and ingest ------------------------------------------------ */
+
+/* "committed", "open": a state as the tables write it. */
+static const char *
+state_lower(int state, char *out, size_t n)
+{
+	const char *name = offstat_release_state_name(state);
+
+	snprintf(out, n, "%s", name != NULL ? name : "unknown");
+	for (char *p = out; *p != '\0'; p++) {
+		if (*p >= 'A' && *p <= 'Z') {
+			*p = (char)(*p - 'A' + 'a');
+		}
+	}
+	return (out);
+}
+
+int
+out_releases(enum cli_format format, const offstat_release_list *list,
+             bool all)
+{
+	char state[16];
+	int  rv = 0;
+
+	if (format == CLI_JSON) {
+		struct json j;
+		json_init(&j, stdout);
+		json_begin_object(&j, NULL);
+		json_uint(&j, "total", list->total);
+		json_string(&j, "release", list->release);
+		json_begin_array(&j, "releases");
+		for (size_t i = 0; i < list->n_releases; i++) {
+			const offstat_release *r = &list->releases[i];
+			const char            *name =
+			        offstat_release_state_name(r->state);
+			json_begin_object(&j, NULL);
+			json_uint(&j, "id", r->id);
+			json_string(&j, "label", r->label);
+			json_string(&j, "source_id", r->source_id);
+			json_string(&j, "state",
+			            name != NULL ? name : "UNKNOWN");
+			json_string(&j, "opened_at", r->opened_at);
+			json_string(&j, "committed_at", r->committed_at);
+			json_string(&j, "loaded_by", r->loaded_by);
+			json_uint(&j, "rows", r->rows);
+			json_uint(&j, "changed", r->changed);
+			json_uint(&j, "sequence", r->sequence);
+			json_end_object(&j);
+		}
+		json_end_array(&j);
+		json_end_object(&j);
+		json_finish(&j);
+	} else if (format == CLI_CSV) {
+		static const char *const cols[] = {
+		        "id",        "state",   "committed_at", "label",
+		        "source_id", "rows",    "changed",      "loaded_by",
+		        "opened_at", "sequence"};
+		struct csv c;
+		csv_init(&c, stdout);
+		csv_header(&c, cols, sizeof(cols) / sizeof(cols[0]));
+		for (size_t i = 0; i < list->n_releases; i++) {
+			const offstat_release *r = &list->releases[i];
+			const char            *name =
+			        offstat_release_state_name(r->state);
+			csv_uint(&c, r->id);
+			csv_field(&c, name != NULL ? name : "UNKNOWN");
+			csv_field(&c, r->committed_at);
+			csv_field(&c, r->label);
+			csv_field(&c, r->source_id);
+			csv_uint(&c, r->rows);
+			csv_uint(&c, r->changed);
+			csv_field(&c, r->loaded_by);
+			csv_field(&c, r->opened_at);
+			csv_uint(&c, r->sequence);
+			csv_end_row(&c);
+		}
+	} else {
+		static const char *const cols[] = {
+		        "ID",     "STATE", "COMMITTED", "LABEL",
+		        "SOURCE", "ROWS",  "CHANGED",   "BY"};
+		struct table *t = table_new(8, cols);
+		if (t == NULL) {
+			return (OFFSTAT_ENOMEM);
+		}
+		table_right(t, 0);
+		table_right(t, 5);
+		table_right(t, 6);
+		for (size_t i = 0; i < list->n_releases; i++) {
+			const offstat_release *r = &list->releases[i];
+			table_row(t);
+			table_cellf(t, "%" PRIu64, r->id);
+			table_cell(t, state_lower(r->state, state,
+			                          sizeof(state)));
+			table_cell(t, r->committed_at[0] != '\0'
+			                      ? r->committed_at
+			                      : "-");
+			table_cell(t, r->label);
+			table_cell(t, r->source_id);
+			table_cellf(t, "%" PRIu64, r->rows);
+			table_cellf(t, "%" PRIu64, r->changed);
+			table_cell(t, r->loaded_by);
+		}
+		table_print(t, stdout);
+		printf("\n%zu %srelease%s; readers see release %s\n",
+		       list->n_releases, all ? "" : "committed ",
+		       list->n_releases == 1 ? "" : "s", list->release);
+		if (table_failed(t)) {
+			rv = OFFSTAT_ENOMEM;
+		}
+		table_free(t);
+	}
+	return (rv);
+}
+
+int
+out_ingest(enum cli_format format, const offstat_ingest_result *r,
+           const char *label, const char *const *files, size_t n_files,
+           double seconds)
+{
+	const char *state = offstat_release_state_name(r->state);
+	char        text[32];
+
+	if (state == NULL) {
+		state = "UNKNOWN";
+	}
+	if (format == CLI_JSON) {
+		struct json j;
+		json_init(&j, stdout);
+		json_begin_object(&j, NULL);
+		json_uint(&j, "release", r->release);
+		json_string(&j, "label", label);
+		json_string(&j, "state", state);
+		json_begin_array(&j, "files");
+		for (size_t i = 0; i < n_files; i++) {
+			json_string(&j, NULL, files[i]);
+		}
+		json_end_array(&j);
+		json_uint(&j, "rows", r->rows_sent);
+		json_uint(&j, "batches", r->batches);
+		json_uint(&j, "changed", r->changed);
+		json_uint(&j, "retries", r->retries);
+		json_uint(&j, "splits", r->splits);
+		json_double(&j, "elapsed_seconds", seconds);
+		json_string(&j, "served_release", r->served_release);
+		json_end_object(&j);
+		json_finish(&j);
+	} else if (format == CLI_CSV) {
+		static const char *const cols[] = {
+		        "release",         "label",         "state",
+		        "files",           "rows",          "batches",
+		        "changed",         "retries",       "splits",
+		        "elapsed_seconds", "served_release"};
+		struct csv c;
+		struct buf b = {0};
+		csv_init(&c, stdout);
+		csv_header(&c, cols, sizeof(cols) / sizeof(cols[0]));
+		csv_uint(&c, r->release);
+		csv_field(&c, label);
+		csv_field(&c, state);
+		for (size_t i = 0; i < n_files; i++) {
+			buf_printf(&b, "%s%s", i > 0 ? ";" : "", files[i]);
+		}
+		csv_field(&c, buf_str(&b));
+		csv_uint(&c, r->rows_sent);
+		csv_uint(&c, r->batches);
+		csv_uint(&c, r->changed);
+		csv_uint(&c, r->retries);
+		csv_uint(&c, r->splits);
+		csv_double(&c, true, seconds);
+		csv_field(&c, r->served_release);
+		csv_end_row(&c);
+		if (b.failed) {
+			buf_free(&b);
+			return (OFFSTAT_ENOMEM);
+		}
+		buf_free(&b);
+	} else {
+		char lower[16];
+		printf("Release  %" PRIu64 " (%s), %s\n", r->release, label,
+		       state_lower(r->state, lower, sizeof(lower)));
+		printf("Rows     %" PRIu64 " in %" PRIu64 " batch%s from %zu "
+		       "file%s\n",
+		       r->rows_sent, r->batches, r->batches == 1 ? "" : "es",
+		       n_files, n_files == 1 ? "" : "s");
+		if (r->splits > 0) {
+			printf("         %u batch%s halved to fit the "
+			       "service's "
+			       "request size limit\n",
+			       r->splits, r->splits == 1 ? "" : "es");
+		}
+		if (r->retries > 0) {
+			printf("         %u request%s sent again after a "
+			       "failure, applied once\n",
+			       r->retries, r->retries == 1 ? "" : "s");
+		}
+		printf("Changed  %" PRIu64 " figure%s\n", r->changed,
+		       r->changed == 1 ? "" : "s");
+		fmt_fixed(text, sizeof(text), seconds, 2);
+		printf("Elapsed  %s s", text);
+		if (seconds > 0) {
+			fmt_grouped(
+			        text, sizeof(text),
+			        (uint64_t)((double)r->rows_sent / seconds));
+			printf(" (%s rows/s)", text);
+		}
+		printf("\nServing  release %s\n", r->served_release);
+	}
+	return (0);
 }

@@ -1,4 +1,5 @@
 /* Formatting: text buffers, aligned tables, JSON and CSV writers. */
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -675,4 +676,21 @@ csv_end_row(struct csv *c)
 {
 	fputs("\r\n", c->f);
 	c->row_started = false;
+}
+
+void
+fmt_grouped(char *out, size_t n, uint64_t v)
+{
+	char   digits[24];
+	size_t len, at = 0;
+
+	snprintf(digits, sizeof(digits), "%" PRIu64, v);
+	len = strlen(digits);
+	for (size_t i = 0; i < len && at + 2 < n; i++) {
+		if (i > 0 && (len - i) % 3 == 0) {
+			out[at++] = ',';
+		}
+		out[at++] = digits[i];
+	}
+	out[at] = '\0';
 }

@@ -39,5 +39,18 @@ int  offstat__status_local(offstat_status *st, int err, const char *fmt, ...)
 int  offstat__status_server(offstat_status *st, int err,
                             const Offstat__V1__RpcStatus *s);
 void offstat__status_request_id(offstat_status *st, const char *id);
+/* Appends a line to the details, or to the message; on failure to
+ * allocate, the status stays as it was. */
+void offstat__status_detail(offstat_status *st, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+        __attribute__((format(printf, 2, 3)))
+#endif
+        ;
+void offstat__status_append(offstat_status *st, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+        __attribute__((format(printf, 2, 3)))
+#endif
+        ;
+void offstat__status_clear_details(offstat_status *st);
 
 #endif

@@ -212,6 +212,7 @@ offstat__conv_value(offstat__conv *cv, offstat_value *dst,
 {
 	static const Offstat__V1__Value none = OFFSTAT__V1__VALUE__INIT;
 	offstat_alternative            *a;
+	offstat_revision               *r;
 
 	if (src == NULL) {
 		src = &none;
@@ -233,6 +234,18 @@ offstat__conv_value(offstat__conv *cv, offstat_value *dst,
 	}
 	conv_coverage(cv, &dst->coverage, src->coverage);
 	conv_rates(cv, &dst->rates, src->rates);
+	r                = conv_alloc(cv, src->n_revisions, sizeof(*r));
+	dst->revisions   = r;
+	dst->n_revisions = r != NULL ? src->n_revisions : 0;
+	for (size_t i = 0; i < dst->n_revisions; i++) {
+		const Offstat__V1__Revision *s = src->revisions[i];
+		r[i].release                   = s->release;
+		r[i].release_label = offstat__conv_str(cv, s->release_label);
+		r[i].committed_at  = offstat__conv_str(cv, s->committed_at);
+		r[i].present       = s->present != 0;
+		r[i].count         = s->count;
+		r[i].source_id     = offstat__conv_str(cv, s->source_id);
+	}
 }
 
 void
@@ -341,4 +354,20 @@ offstat__conv_offences(offstat__conv *cv, offstat_offence **dst, size_t *n_dst,
 	for (size_t i = 0; i < *n_dst; i++) {
 		offstat__conv_offence(cv, &v[i], src[i]);
 	}
+}
+
+void
+offstat__conv_release(offstat__conv *cv, offstat_release *dst,
+                      const Offstat__V1__Release *src)
+{
+	dst->id           = src->id;
+	dst->label        = offstat__conv_str(cv, src->label);
+	dst->source_id    = offstat__conv_str(cv, src->source_id);
+	dst->state        = (offstat_release_state)src->state;
+	dst->opened_at    = offstat__conv_str(cv, src->opened_at);
+	dst->committed_at = offstat__conv_str(cv, src->committed_at);
+	dst->loaded_by    = offstat__conv_str(cv, src->loaded_by);
+	dst->rows         = src->rows;
+	dst->changed      = src->changed;
+	dst->sequence     = src->sequence;
 }

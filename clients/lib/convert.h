@@ -31,6 +31,8 @@ void  offstat__conv_trend(offstat__conv *cv, offstat_trend *dst,
                           const Offstat__V1__Trend *src);
 void  offstat__conv_ranked_area(offstat__conv *cv, offstat_ranked_area *dst,
                                 const Offstat__V1__RankedArea *src);
+void  offstat__conv_release(offstat__conv *cv, offstat_release *dst,
+                            const Offstat__V1__Release *src);
 void  offstat__conv_server_info(offstat__conv *cv, offstat_server_info *dst,
                                 const Offstat__V1__ServerInfoResponse *src);
 

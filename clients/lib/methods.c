@@ -23,6 +23,15 @@ missing(offstat_status *st, const char *what)
 	return (offstat__status_local(st, OFFSTAT_EINVAL, "%s", what));
 }
 
+/* The options a call uses: the caller's, or the defaults for NULL. */
+static const offstat_query_opts *
+options(const offstat_query_opts *opts)
+{
+	static const offstat_query_opts defaults = OFFSTAT_QUERY_OPTS_INIT;
+
+	return (opts != NULL ? opts : &defaults);
+}
+
 /* ---- GetCount ---------------------------------------------------------- */
 
 static int
@@ -56,6 +65,19 @@ offstat_get_count(offstat_count **out, offstat_client *c, const char *area,
                   const char *offence, const char *period, const char *source,
                   offstat_status *st)
 {
+	offstat_query_opts opts = OFFSTAT_QUERY_OPTS_INIT;
+
+	opts.source = source;
+	return (offstat_get_count_opts(out, c, area, offence, period, &opts,
+	                               st));
+}
+
+int
+offstat_get_count_opts(offstat_count **out, offstat_client *c,
+                       const char *area, const char *offence,
+                       const char *period, const offstat_query_opts *opts,
+                       offstat_status *st)
+{
 	Offstat__V1__GetCountRequest req =
 	        OFFSTAT__V1__GET_COUNT_REQUEST__INIT;
 	Offstat__V1__Period p = OFFSTAT__V1__PERIOD__INIT;
@@ -67,11 +89,13 @@ offstat_get_count(offstat_count **out, offstat_client *c, const char *area,
 		                    "pointer, a client, an area, an offence "
 		                    "and a period"));
 	}
-	p.text      = field(period);
-	req.area    = field(area);
-	req.offence = field(offence);
-	req.period  = &p;
-	req.source  = field(source);
+	opts              = options(opts);
+	p.text            = field(period);
+	req.area          = field(area);
+	req.offence       = field(offence);
+	req.period        = &p;
+	req.source        = field(opts->source);
+	req.as_of_release = opts->as_of_release;
 	return (offstat__call(c, "GetCount", &req.base,
 	                      &offstat__v1__get_count_response__descriptor,
 	                      conv_count, out, st));
@@ -125,6 +149,20 @@ offstat_get_series(offstat_series **out, offstat_client *c, const char *area,
                    offstat_granularity granularity, const char *source,
                    offstat_status *st)
 {
+	offstat_query_opts opts = OFFSTAT_QUERY_OPTS_INIT;
+
+	opts.source = source;
+	return (offstat_get_series_opts(out, c, area, offence, from, to,
+	                                granularity, &opts, st));
+}
+
+int
+offstat_get_series_opts(offstat_series **out, offstat_client *c,
+                        const char *area, const char *offence,
+                        const char *from, const char *to,
+                        offstat_granularity       granularity,
+                        const offstat_query_opts *opts, offstat_status *st)
+{
 	Offstat__V1__GetSeriesRequest req =
 	        OFFSTAT__V1__GET_SERIES_REQUEST__INIT;
 	Offstat__V1__Period pf = OFFSTAT__V1__PERIOD__INIT;
@@ -158,7 +196,10 @@ offstat_get_series(offstat_series **out, offstat_client *c, const char *area,
 		pt.text = field(to);
 		req.to  = &pt;
 	}
-	req.source = field(source);
+	opts              = options(opts);
+	req.source        = field(opts->source);
+	req.as_of_release = opts->as_of_release;
+	req.history       = opts->history;
 	return (offstat__call(c, "GetSeries", &req.base,
 	                      &offstat__v1__get_series_response__descriptor,
 	                      conv_series, out, st));
@@ -238,13 +279,33 @@ offstat_compare_trend_ex(offstat_comparison **out, offstat_client *c,
                          const char *source, double confidence,
                          offstat_status *st)
 {
+	offstat_query_opts opts = OFFSTAT_QUERY_OPTS_INIT;
+
+	opts.source     = source;
+	opts.confidence = confidence;
+	return (offstat_compare_trend_opts(out, c, area, offence, base, end,
+	                                   comparators, n_comparators, &opts,
+	                                   st));
+}
+
+int
+offstat_compare_trend_opts(offstat_comparison **out, offstat_client *c,
+                           const char *area, const char *offence,
+                           const char *base, const char *end,
+                           const char *const        *comparators,
+                           size_t                    n_comparators,
+                           const offstat_query_opts *opts, offstat_status *st)
+{
 	Offstat__V1__CompareTrendRequest req =
 	        OFFSTAT__V1__COMPARE_TREND_REQUEST__INIT;
 	Offstat__V1__Period pb = OFFSTAT__V1__PERIOD__INIT;
 	Offstat__V1__Period pe = OFFSTAT__V1__PERIOD__INIT;
+	double              confidence;
 	int                 rv;
 
 	offstat__status_reset(st);
+	opts       = options(opts);
+	confidence = opts->confidence;
 	if (out == NULL || c == NULL || area == NULL || offence == NULL ||
 	    base == NULL || end == NULL ||
 	    (comparators == NULL && n_comparators > 0)) {
@@ -270,7 +331,8 @@ offstat_compare_trend_ex(offstat_comparison **out, offstat_client *c,
 	req.offence       = field(offence);
 	req.base_period   = &pb;
 	req.end_period    = &pe;
-	req.source        = field(source);
+	req.source        = field(opts->source);
+	req.as_of_release = opts->as_of_release;
 	req.n_comparators = n_comparators;
 	req.comparators   = NULL;
 	if (n_comparators > 0) {
@@ -347,12 +409,32 @@ offstat_rank_areas(offstat_ranking **out, offstat_client *c,
                    const char *within, unsigned limit, double confidence,
                    const char *source, offstat_status *st)
 {
+	offstat_query_opts opts = OFFSTAT_QUERY_OPTS_INIT;
+
+	opts.source     = source;
+	opts.confidence = confidence;
+	return (offstat_rank_areas_opts(out, c, offence, period, by,
+	                                base_period, kind, within, limit,
+	                                &opts, st));
+}
+
+int
+offstat_rank_areas_opts(offstat_ranking **out, offstat_client *c,
+                        const char *offence, const char *period,
+                        offstat_rank_by by, const char *base_period,
+                        offstat_area_kind kind, const char *within,
+                        unsigned limit, const offstat_query_opts *opts,
+                        offstat_status *st)
+{
 	Offstat__V1__RankAreasRequest req =
 	        OFFSTAT__V1__RANK_AREAS_REQUEST__INIT;
 	Offstat__V1__Period pp = OFFSTAT__V1__PERIOD__INIT;
 	Offstat__V1__Period pb = OFFSTAT__V1__PERIOD__INIT;
+	double              confidence;
 
 	offstat__status_reset(st);
+	opts       = options(opts);
+	confidence = opts->confidence;
 	if (out == NULL || c == NULL || offence == NULL || period == NULL) {
 		return (missing(st, "offstat_rank_areas needs a result "
 		                    "pointer, a client, an offence and a "
@@ -387,11 +469,12 @@ offstat_rank_areas(offstat_ranking **out, offstat_client *c,
 		pb.text         = field(base_period);
 		req.base_period = &pb;
 	}
-	req.kind       = (Offstat__V1__AreaKind)kind;
-	req.within     = field(within);
-	req.limit      = limit;
-	req.confidence = confidence;
-	req.source     = field(source);
+	req.kind          = (Offstat__V1__AreaKind)kind;
+	req.within        = field(within);
+	req.limit         = limit;
+	req.confidence    = confidence;
+	req.source        = field(opts->source);
+	req.as_of_release = opts->as_of_release;
 	return (offstat__call(c, "RankAreas", &req.base,
 	                      &offstat__v1__rank_areas_response__descriptor,
 	                      conv_ranking, out, st));
@@ -417,6 +500,7 @@ struct pages {
 	size_t    elem;
 	char    **next_token;
 	unsigned *total;
+	char    **release;
 };
 
 /* Makes room for add more items; false when memory runs out. */
@@ -448,12 +532,15 @@ pages_grow(struct pages *pg, offstat__conv *cv, size_t add)
 	return (true);
 }
 
+/* Every page's token and release are kept in the region, which is
+ * freed whole: a list of many pages holds a few strings too many. */
 static int
 pages_done(struct pages *pg, offstat__conv *cv, const char *next,
-           unsigned total)
+           unsigned total, const char *release)
 {
 	*pg->next_token = offstat__conv_str(cv, next);
 	*pg->total      = total;
+	*pg->release    = offstat__conv_str(cv, release);
 	return (cv->failed ? OFFSTAT_ENOMEM : OFFSTAT_OK);
 }
 
@@ -472,7 +559,7 @@ conv_area_page(const ProtobufCMessage *m, void *arg)
 			(*pg->n)++;
 		}
 	}
-	return (pages_done(pg, &cv, r->next_page_token, r->total));
+	return (pages_done(pg, &cv, r->next_page_token, r->total, r->release));
 }
 
 static int
@@ -490,7 +577,7 @@ conv_offence_page(const ProtobufCMessage *m, void *arg)
 			(*pg->n)++;
 		}
 	}
-	return (pages_done(pg, &cv, r->next_page_token, r->total));
+	return (pages_done(pg, &cv, r->next_page_token, r->total, r->release));
 }
 
 static int
@@ -508,7 +595,25 @@ conv_source_page(const ProtobufCMessage *m, void *arg)
 			(*pg->n)++;
 		}
 	}
-	return (pages_done(pg, &cv, r->next_page_token, r->total));
+	return (pages_done(pg, &cv, r->next_page_token, r->total, r->release));
+}
+
+static int
+conv_release_page(const ProtobufCMessage *m, void *arg)
+{
+	const Offstat__V1__ListReleasesResponse *r  = (const void *)m;
+	struct pages                            *pg = arg;
+	offstat__conv                            cv = {pg->res, false};
+	offstat_release                         *v;
+
+	if (pages_grow(pg, &cv, r->n_releases)) {
+		v = *pg->items;
+		for (size_t i = 0; i < r->n_releases && !cv.failed; i++) {
+			offstat__conv_release(&cv, &v[*pg->n], r->releases[i]);
+			(*pg->n)++;
+		}
+	}
+	return (pages_done(pg, &cv, r->next_page_token, r->total, r->release));
 }
 
 /* Something that makes one page request: a list call's own arguments. */
@@ -600,9 +705,9 @@ list_areas(offstat_area_list **out, offstat_client *c, offstat_area_kind kind,
 		                              "out of memory"));
 	}
 	pg = (struct pages){
-	        res,        (void **)&res->areas, &res->n_areas,
-	        0,          sizeof(offstat_area), &res->next_page_token,
-	        &res->total};
+	        res,         (void **)&res->areas, &res->n_areas,
+	        0,           sizeof(offstat_area), &res->next_page_token,
+	        &res->total, &res->release};
 	rv = fetch_pages(c, fetch_areas, &args, size, token, all, &pg, st);
 	if (rv != OFFSTAT_OK) {
 		offstat__result_free(res);
@@ -685,10 +790,14 @@ list_offences(offstat_offence_list **out, offstat_client *c, const char *group,
 		return (offstat__status_local(st, OFFSTAT_ENOMEM,
 		                              "out of memory"));
 	}
-	pg = (struct pages){
-	        res,        (void **)&res->offences, &res->n_offences,
-	        0,          sizeof(offstat_offence), &res->next_page_token,
-	        &res->total};
+	pg = (struct pages){res,
+	                    (void **)&res->offences,
+	                    &res->n_offences,
+	                    0,
+	                    sizeof(offstat_offence),
+	                    &res->next_page_token,
+	                    &res->total,
+	                    &res->release};
 	rv = fetch_pages(c, fetch_offences, &args, size, token, all, &pg, st);
 	if (rv != OFFSTAT_OK) {
 		offstat__result_free(res);
@@ -762,9 +871,9 @@ list_sources(offstat_source_list **out, offstat_client *c, unsigned size,
 		                              "out of memory"));
 	}
 	pg = (struct pages){
-	        res,        (void **)&res->sources, &res->n_sources,
-	        0,          sizeof(offstat_source), &res->next_page_token,
-	        &res->total};
+	        res,         (void **)&res->sources, &res->n_sources,
+	        0,           sizeof(offstat_source), &res->next_page_token,
+	        &res->total, &res->release};
 	rv = fetch_pages(c, fetch_sources, NULL, size, token, all, &pg, st);
 	if (rv != OFFSTAT_OK) {
 		offstat__result_free(res);
@@ -839,4 +948,86 @@ void
 offstat_server_info_free(offstat_server_info *info)
 {
 	offstat__result_free(info);
+}
+
+/* ---- ListReleases ------------------------------------------------------ */
+
+static int
+fetch_releases(offstat_client *c, const void *args, unsigned size,
+               const char *token, struct pages *pg, offstat_status *st)
+{
+	const bool                      *all = args;
+	Offstat__V1__ListReleasesRequest req =
+	        OFFSTAT__V1__LIST_RELEASES_REQUEST__INIT;
+	Offstat__V1__PageRequest page = OFFSTAT__V1__PAGE_REQUEST__INIT;
+
+	page.page_size  = size;
+	page.page_token = field(token);
+	req.page        = &page;
+	req.all         = *all;
+	return (offstat__call(c, "ListReleases", &req.base,
+	                      &offstat__v1__list_releases_response__descriptor,
+	                      conv_release_page, pg, st));
+}
+
+static int
+list_releases(offstat_release_list **out, offstat_client *c, bool all_states,
+              unsigned size, const char *token, bool all, offstat_status *st)
+{
+	offstat_release_list *res;
+	struct pages          pg;
+	int                   rv;
+
+	offstat__status_reset(st);
+	if (out == NULL || c == NULL) {
+		return (missing(st, "offstat_list_releases needs a result "
+		                    "pointer and a client"));
+	}
+	if (size > OFFSTAT_MAX_PAGE_SIZE) {
+		return (offstat__status_local(st, OFFSTAT_EINVAL,
+		                              "page size %u is over %d", size,
+		                              OFFSTAT_MAX_PAGE_SIZE));
+	}
+	if ((res = offstat__result_new(sizeof(*res))) == NULL) {
+		return (offstat__status_local(st, OFFSTAT_ENOMEM,
+		                              "out of memory"));
+	}
+	pg = (struct pages){res,
+	                    (void **)&res->releases,
+	                    &res->n_releases,
+	                    0,
+	                    sizeof(offstat_release),
+	                    &res->next_page_token,
+	                    &res->total,
+	                    &res->release};
+	rv = fetch_pages(c, fetch_releases, &all_states, size, token, all, &pg,
+	                 st);
+	if (rv != OFFSTAT_OK) {
+		offstat__result_free(res);
+		return (rv);
+	}
+	*out = res;
+	return (OFFSTAT_OK);
+}
+
+int
+offstat_list_releases(offstat_release_list **out, offstat_client *c, bool all,
+                      unsigned page_size, const char *page_token,
+                      offstat_status *st)
+{
+	return (list_releases(out, c, all, page_size, page_token, false, st));
+}
+
+int
+offstat_list_releases_all(offstat_release_list **out, offstat_client *c,
+                          bool all, offstat_status *st)
+{
+	return (list_releases(out, c, all, OFFSTAT_MAX_PAGE_SIZE, NULL, true,
+	                      st));
+}
+
+void
+offstat_release_list_free(offstat_release_list *list)
+{
+	offstat__result_free(list);
 }

@@ -144,3 +144,18 @@ offstat_rank_by_parse(offstat_rank_by *out, const char *name)
 	}
 	return (OFFSTAT_EINVAL);
 }
+
+/* In the .proto's ReleaseState order; 0 (unspecified) has no name. */
+static const char *const release_states[] = {
+        NULL, "OPEN", "COMMITTED", "ABORTED", "EXPIRED",
+};
+
+const char *
+offstat_release_state_name(int state)
+{
+	if (state < 0 || (size_t)state >= sizeof(release_states) /
+	                                          sizeof(release_states[0])) {
+		return (NULL);
+	}
+	return (release_states[state]);
+}

@@ -96,3 +96,85 @@ offstat__status_request_id(offstat_status *st, const char *id)
 	free(st->request_id);
 	st->request_id = dup_str(id);
 }
+
+/* A new string of fmt's output, or NULL when memory runs out. */
+static char *
+vformat(const char *fmt, va_list ap)
+{
+	va_list ap2;
+	char   *p;
+	int     n;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0 || (p = malloc((size_t)n + 1)) == NULL) {
+		return (NULL);
+	}
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	return (p);
+}
+
+void
+offstat__status_detail(offstat_status *st, const char *fmt, ...)
+{
+	va_list ap;
+	char  **v;
+	char   *line;
+
+	if (st == NULL) {
+		return;
+	}
+	va_start(ap, fmt);
+	line = vformat(fmt, ap);
+	va_end(ap);
+	if (line == NULL) {
+		return;
+	}
+	if ((v = realloc(st->details, (st->n_details + 1) * sizeof(*v))) ==
+	    NULL) {
+		free(line);
+		return;
+	}
+	st->details                  = v;
+	st->details[st->n_details++] = line;
+}
+
+void
+offstat__status_clear_details(offstat_status *st)
+{
+	if (st == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < st->n_details; i++) {
+		free(st->details[i]);
+	}
+	free(st->details);
+	st->details   = NULL;
+	st->n_details = 0;
+}
+
+void
+offstat__status_append(offstat_status *st, const char *fmt, ...)
+{
+	va_list ap;
+	char   *more;
+	char   *p;
+	size_t  n;
+
+	if (st == NULL || st->message == NULL) {
+		return;
+	}
+	va_start(ap, fmt);
+	more = vformat(fmt, ap);
+	va_end(ap);
+	if (more == NULL) {
+		return;
+	}
+	n = strlen(st->message);
+	if ((p = realloc(st->message, n + strlen(more) + 1)) != NULL) {
+		memcpy(p + n, more, strlen(more) + 1);
+		st->message = p;
+	}
+	free(more);
+}

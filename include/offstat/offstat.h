@@ -12,7 +12,8 @@
  * Conventions used by every function below:
  * - A function that can fail returns an offstat_err value: 0 (OFFSTAT_OK) on
  *   success. Results are written through its first pointer argument, and
- *   only on success.
+ *   only on success; offstat_ingest_file is the one exception, and says
+ *   so.
  * - A result is one allocation tree owned by the caller, released with the
  *   matching *_free function. Destructors accept NULL.
  * - Strings in results are UTF-8, never NULL, and empty when the service
@@ -65,9 +66,10 @@ extern "C" {
  * below 64 so that a program can exit with them.
  *
  * Values 2 to 19 are failures on the caller's side of the wire: a bad
- * argument, memory, the connection, a reply that does not decode. Value 1
- * is never returned by the library (the offstat command uses it for its own
- * failures).
+ * argument, memory, the connection, a reply that does not decode, an input
+ * file that cannot be read or is not in the format expected, a progress
+ * callback that asked to stop. Value 1 is never returned by the library
+ * (the offstat command uses it for its own failures).
  *
  * Values 21 to 36 are statuses the service sent back: 20 plus the status
  * code of the service's reply (gRPC's numbering, as in the .proto's Code).
@@ -83,6 +85,9 @@ extern "C" {
 	X(ECONNLOST, 7, "not connected to the service")                       \
 	X(EPROTO, 8, "malformed reply from the service")                      \
 	X(ETRANSPORT, 9, "transport failure")                                 \
+	X(EFILE, 10, "cannot read the input file")                            \
+	X(EBADINPUT, 11, "the input is not in the expected format")           \
+	X(ESTOPPED, 12, "stopped by the caller")                              \
 	X(ECANCELLED, 21, "call cancelled by the service")                    \
 	X(EUNKNOWN, 22, "unknown error in the service")                       \
 	X(EBADREQUEST, 23, "request rejected as invalid")                     \
@@ -400,6 +405,19 @@ typedef struct offstat_rates {
 	offstat_rate under18; /* Per 100,000 people under 18. */
 } offstat_rates;
 
+/*
+ * A value as one release left it (a series asked for with history). A
+ * release that had no figure for the cell has present false.
+ */
+typedef struct offstat_revision {
+	uint64_t release;       /* The release that left the value so. */
+	char    *release_label; /* Its label. */
+	char    *committed_at;  /* When it was committed (ISO 8601 UTC). */
+	bool     present;       /* False: that release had no figure. */
+	uint64_t count;         /* The figure as that release had it. */
+	char    *source_id;     /* Its source; "" for sums of several. */
+} offstat_revision;
+
 /* One figure: an area, an offence, a period. */
 typedef struct offstat_value {
 	offstat_period       period;         /* The period and its label. */
@@ -412,7 +430,38 @@ typedef struct offstat_value {
 	size_t               n_alternatives; /* How many alternatives. */
 	offstat_coverage     coverage;       /* Aggregates, part-years. */
 	offstat_rates        rates;          /* Where populations are known. */
+	/* With history (offstat_query_opts): the value in every release
+	 * that changed it, oldest first, up to the release answering. */
+	offstat_revision *revisions;
+	size_t            n_revisions; /* How many revisions. */
 } offstat_value;
+
+/*
+ * How a query is answered, beyond what it asks. Zero-initialise it
+ * (OFFSTAT_QUERY_OPTS_INIT): every field that is zero, NULL or false asks
+ * for the default, and a NULL pointer to options is all defaults. A call
+ * ignores the fields it has no use for. The library reads the options
+ * only during the call.
+ */
+typedef struct offstat_query_opts {
+	/* Only figures from this source id; NULL or "": any source. */
+	const char *source;
+	/* Answer from the data as this committed release left it (ids as
+	 * offstat_list_releases gives them); 0: the latest. An id that is
+	 * not a committed release is OFFSTAT_ENOTFOUND. */
+	uint64_t as_of_release;
+	/* Compare and rank: the confidence level of intervals, tests and
+	 * verdicts; 0: the service's default (0.95). The service accepts
+	 * 0.5 to 0.999. */
+	double confidence;
+	/* Series: also give each point's revisions (offstat_value). */
+	bool history;
+} offstat_query_opts;
+
+#define OFFSTAT_QUERY_OPTS_INIT                                               \
+	{                                                                     \
+		NULL, 0, 0.0, false                                           \
+	}
 
 /* ------------------------------------------------------------------------
  * GetCount
@@ -453,6 +502,20 @@ OFFSTAT_EXPORT int offstat_get_count(offstat_count **out,
 
 /* offstat_count_free releases a result of offstat_get_count; NULL is fine. */
 OFFSTAT_EXPORT void offstat_count_free(offstat_count *count);
+
+/*
+ * offstat_get_count_opts is offstat_get_count with options: opts->source
+ * as source is there, and opts->as_of_release to ask for the figure as an
+ * earlier committed release left it. opts may be NULL. It fails as
+ * offstat_get_count does, and with OFFSTAT_ENOTFOUND for an as_of_release
+ * that is not a committed release. Release the result with
+ * offstat_count_free.
+ */
+OFFSTAT_EXPORT int
+offstat_get_count_opts(offstat_count **out, offstat_client *client,
+                       const char *area, const char *offence,
+                       const char *period, const offstat_query_opts *opts,
+                       offstat_status *status);
 
 /* ------------------------------------------------------------------------
  * GetSeries
@@ -499,6 +562,19 @@ offstat_get_series(offstat_series **out, offstat_client *client,
 
 /* offstat_series_free releases a result of offstat_get_series. */
 OFFSTAT_EXPORT void offstat_series_free(offstat_series *series);
+
+/*
+ * offstat_get_series_opts is offstat_get_series with options: source and
+ * as_of_release as for offstat_get_count_opts, and history, which fills
+ * every point's revisions: its value in each release that changed it,
+ * oldest first. opts may be NULL. It fails as offstat_get_series does.
+ * Release the result with offstat_series_free.
+ */
+OFFSTAT_EXPORT int offstat_get_series_opts(
+        offstat_series **out, offstat_client *client, const char *area,
+        const char *offence, const char *from, const char *to,
+        offstat_granularity granularity, const offstat_query_opts *opts,
+        offstat_status *status);
 
 /* ------------------------------------------------------------------------
  * CompareTrend
@@ -618,6 +694,19 @@ OFFSTAT_EXPORT int offstat_compare_trend_ex(
  */
 OFFSTAT_EXPORT void offstat_comparison_free(offstat_comparison *comparison);
 
+/*
+ * offstat_compare_trend_opts is offstat_compare_trend with options:
+ * source, confidence (as for offstat_compare_trend_ex) and as_of_release
+ * (as for offstat_get_count_opts). opts may be NULL. It fails as
+ * offstat_compare_trend_ex does. Release the result with
+ * offstat_comparison_free.
+ */
+OFFSTAT_EXPORT int offstat_compare_trend_opts(
+        offstat_comparison **out, offstat_client *client, const char *area,
+        const char *offence, const char *base, const char *end,
+        const char *const *comparators, size_t n_comparators,
+        const offstat_query_opts *opts, offstat_status *status);
+
 /* ------------------------------------------------------------------------
  * RankAreas
  * ------------------------------------------------------------------------ */
@@ -710,6 +799,18 @@ offstat_rank_areas(offstat_ranking **out, offstat_client *client,
 /* offstat_ranking_free releases a result of offstat_rank_areas. */
 OFFSTAT_EXPORT void offstat_ranking_free(offstat_ranking *ranking);
 
+/*
+ * offstat_rank_areas_opts is offstat_rank_areas with its source and
+ * confidence taken from opts, and as_of_release as for
+ * offstat_get_count_opts. opts may be NULL. It fails as
+ * offstat_rank_areas does. Release the result with offstat_ranking_free.
+ */
+OFFSTAT_EXPORT int offstat_rank_areas_opts(
+        offstat_ranking **out, offstat_client *client, const char *offence,
+        const char *period, offstat_rank_by by, const char *base_period,
+        offstat_area_kind kind, const char *within, unsigned limit,
+        const offstat_query_opts *opts, offstat_status *status);
+
 /* ------------------------------------------------------------------------
  * The catalogue: ListAreas, ListOffences, ListSources
  *
@@ -729,6 +830,7 @@ typedef struct offstat_area_list {
 	size_t        n_areas;         /* How many on this page. */
 	char         *next_page_token; /* "" on the last page. */
 	unsigned      total;           /* Matching areas over all pages. */
+	char         *release;         /* The dataset release answering. */
 } offstat_area_list;
 
 /*
@@ -772,6 +874,7 @@ typedef struct offstat_offence_list {
 	size_t           n_offences;      /* How many on this page. */
 	char            *next_page_token; /* "" on the last page. */
 	unsigned         total;           /* Matching offences overall. */
+	char            *release;         /* The dataset release answering. */
 } offstat_offence_list;
 
 /*
@@ -807,6 +910,7 @@ typedef struct offstat_source_list {
 	size_t          n_sources;       /* How many on this page. */
 	char           *next_page_token; /* "" on the last page. */
 	unsigned        total;           /* Sources over all pages. */
+	char           *release;         /* The dataset release answering. */
 } offstat_source_list;
 
 /*
@@ -832,6 +936,333 @@ OFFSTAT_EXPORT int offstat_list_sources_all(offstat_source_list **out,
 
 /* offstat_source_list_free releases a result of offstat_list_sources*. */
 OFFSTAT_EXPORT void offstat_source_list_free(offstat_source_list *list);
+
+/* ------------------------------------------------------------------------
+ * Releases: ListReleases
+ *
+ * Every load of data is a release, visible to readers all at once when it
+ * commits. Queries answer from the latest committed release unless asked
+ * for an earlier one (offstat_query_opts.as_of_release).
+ * ------------------------------------------------------------------------ */
+
+/* The life of a release (the .proto's ReleaseState). */
+typedef enum offstat_release_state {
+	OFFSTAT_RELEASE_UNSPECIFIED = 0, /* Not stated. */
+	OFFSTAT_RELEASE_OPEN        = 1, /* Being filled; unseen by readers. */
+	OFFSTAT_RELEASE_COMMITTED   = 2, /* Visible from its commit on. */
+	OFFSTAT_RELEASE_ABORTED     = 3, /* Aborted by its writer. */
+	OFFSTAT_RELEASE_EXPIRED     = 4, /* Abandoned, then rolled back. */
+} offstat_release_state;
+
+/*
+ * offstat_release_state_name returns the name of a release state, such as
+ * "COMMITTED", or NULL for a value the library does not know. The string
+ * is static.
+ */
+OFFSTAT_EXPORT const char *offstat_release_state_name(int state);
+
+/*
+ * One load of data. loaded_by is the public id of the token that wrote it
+ * ("ost_" and 8 hex digits), or "local" for `offstatd import` and the
+ * bundled dataset.
+ */
+typedef struct offstat_release {
+	uint64_t              id;           /* Grows in the order opened. */
+	char                 *label;        /* "PRC open data, July 2025". */
+	char                 *source_id;    /* The source of its rows. */
+	offstat_release_state state;        /* Open, committed, aborted... */
+	char                 *opened_at;    /* ISO 8601 UTC. */
+	char                 *committed_at; /* ISO 8601 UTC, or "". */
+	char                 *loaded_by;    /* Who wrote it: see above. */
+	uint64_t              rows;         /* Rows received. */
+	uint64_t              changed;      /* Figures added or changed. */
+	uint64_t              sequence;     /* Commit order; 0 if none. */
+} offstat_release;
+
+/* A page of releases. */
+typedef struct offstat_release_list {
+	offstat_release *releases;        /* This page, newest first. */
+	size_t           n_releases;      /* How many on this page. */
+	char            *next_page_token; /* "" on the last page. */
+	unsigned         total;           /* Matching releases overall. */
+	char            *release;         /* The release readers see now. */
+} offstat_release_list;
+
+/*
+ * offstat_list_releases asks for one page of releases, newest first, and
+ * writes it to *out. With all false it lists the committed releases; with
+ * all true also the open, aborted and expired ones, which needs a writer
+ * or admin token (OFFSTAT_EPERM otherwise). Paging is as for
+ * offstat_list_areas.
+ *
+ * Errors, blocking and ownership as for offstat_list_areas, and
+ * OFFSTAT_EPERM; release the result with offstat_release_list_free.
+ */
+OFFSTAT_EXPORT int offstat_list_releases(offstat_release_list **out,
+                                         offstat_client *client, bool all,
+                                         unsigned        page_size,
+                                         const char     *page_token,
+                                         offstat_status *status);
+
+/*
+ * offstat_list_releases_all is offstat_list_releases over every page, as
+ * offstat_list_areas_all is for areas.
+ */
+OFFSTAT_EXPORT int offstat_list_releases_all(offstat_release_list **out,
+                                             offstat_client *client, bool all,
+                                             offstat_status *status);
+
+/* offstat_release_list_free releases a result of offstat_list_releases*. */
+OFFSTAT_EXPORT void offstat_release_list_free(offstat_release_list *list);
+
+/* ------------------------------------------------------------------------
+ * Ingest: writing a release over the wire
+ *
+ * A writer opens a release, sends its rows in batches and commits it (or
+ * aborts it). Readers see nothing of it until it commits, and then all of
+ * it at once. Every write needs a writer or admin token
+ * (offstat_client_set_token): without one the service answers
+ * OFFSTAT_EUNAUTHENTICATED, with a reader token OFFSTAT_EPERM.
+ *
+ * Every write carries an idempotency key, a fresh random one per call.
+ * When the exchange fails on the way (OFFSTAT_ETIMEDOUT,
+ * OFFSTAT_ECONNLOST, OFFSTAT_ETRANSPORT) or the service answers
+ * OFFSTAT_EUNAVAILABLE, OFFSTAT_EDEADLINE or OFFSTAT_EABORTED, the call
+ * sends the same request with the same key again, up to
+ * OFFSTAT_INGEST_ATTEMPTS times in all, waiting 250 ms, then 500 ms, then
+ * 1 s between tries. The service applies a write once whatever the number
+ * of tries, and answers a repeat as it answered the first (replayed is
+ * then true). Each try waits for the client's timeout.
+ *
+ * Release ids are as offstat_list_releases gives them.
+ * ------------------------------------------------------------------------ */
+
+/* How many times a write is sent before its call fails. */
+#define OFFSTAT_INGEST_ATTEMPTS 4
+/* The most rows the service takes in one batch. */
+#define OFFSTAT_INGEST_MAX_ROWS 10000
+/* The rows per batch offstat_ingest_file sends unless told otherwise. */
+#define OFFSTAT_INGEST_BATCH_ROWS 5000
+/*
+ * The most bytes of rows offstat_ingest_file packs into one batch: half the
+ * service's default request limit (1 MiB, offstatd --max-request). Where
+ * the limit is lower, the service answers a larger batch
+ * OFFSTAT_EEXHAUSTED and the batch is halved and sent again. Under a limit
+ * of less than half this (256 KiB) the service drops such a request
+ * without an answer, and the call fails with OFFSTAT_ETIMEDOUT.
+ */
+#define OFFSTAT_INGEST_BATCH_BYTES (512u * 1024u)
+/* The longest idempotency key the service takes, in bytes. */
+#define OFFSTAT_INGEST_MAX_KEY 128
+
+/*
+ * One row in the Home Office open data format. The service checks every
+ * row as `offstatd import` checks a line of a file (a known force, a year
+ * such as "2024/25", a quarter of 1 to 4, a count up to 2^53 and so on).
+ * The library only reads the row during the call.
+ */
+typedef struct offstat_ingest_row {
+	const char *financial_year;      /* "2024/25". */
+	unsigned    financial_quarter;   /* 1 to 4 (1 = April-June). */
+	const char *force_name;          /* As the open data writes it. */
+	const char *offence_description; /* "Sexual grooming". */
+	const char *offence_group;       /* "Sexual offences". */
+	const char *offence_subgroup;    /* "Other sexual offences". */
+	const char *offence_code;        /* "88A". */
+	uint64_t    count;               /* Number of offences. */
+} offstat_ingest_row;
+
+/* What the service said about one write (the .proto's IngestResponse). */
+typedef struct offstat_ingest_reply {
+	uint64_t              release;        /* The release acted on. */
+	offstat_release_state state;          /* Its state after the call. */
+	uint64_t              rows_accepted;  /* Rows of this batch taken. */
+	uint64_t              rows;           /* Rows the release holds. */
+	uint64_t              changed;        /* Figures it adds or changes. */
+	bool                  replayed;       /* Answered from a first try. */
+	char                 *served_release; /* The release readers see. */
+	char                 *key;            /* The idempotency key sent. */
+	unsigned              attempts;       /* Tries it took, from 1. */
+} offstat_ingest_reply;
+
+/*
+ * offstat_ingest_open opens a new release labelled label (1 to 200 bytes
+ * of text), whose rows come from the source with id source (NULL or "":
+ * the service's default, "ho-prc-open-data"), and writes its id to
+ * *release.
+ *
+ * Errors: OFFSTAT_EINVAL (release, client or label is NULL, or label is
+ * ""), OFFSTAT_EUNAUTHENTICATED, OFFSTAT_EPERM, OFFSTAT_ENOTFOUND (an
+ * unknown source), OFFSTAT_EBADREQUEST (a label the service refuses), and
+ * the statuses and transport errors of offstat_get_count, after the
+ * retries described above.
+ *
+ * It blocks until the reply arrives or every try has timed out.
+ */
+OFFSTAT_EXPORT int offstat_ingest_open(uint64_t       *release,
+                                       offstat_client *client,
+                                       const char *label, const char *source,
+                                       offstat_status *status);
+
+/*
+ * offstat_ingest_batch adds n_rows rows (1 to OFFSTAT_INGEST_MAX_ROWS) to
+ * the open release, and writes the service's reply to *out unless out is
+ * NULL. source, unless NULL or "", overrides the release's source for
+ * these rows. The batch is applied whole or not at all.
+ *
+ * Errors: OFFSTAT_EINVAL (client or rows is NULL, n_rows is 0 or over
+ * OFFSTAT_INGEST_MAX_ROWS, a string in a row is NULL), OFFSTAT_EBADREQUEST
+ * (bad rows: nothing of the batch was applied and the release stays open
+ * for a corrected batch; the status has one detail per bad row, "row N:
+ * reason", N counting from 1 in rows, and perhaps a last "and K more bad
+ * rows"), OFFSTAT_EEXHAUSTED (the batch is over the service's request
+ * limit: send fewer rows), OFFSTAT_ENOTFOUND (no such release),
+ * OFFSTAT_EPRECONDITION (the release is no longer open), OFFSTAT_EPERM
+ * (another writer's release), and the errors of offstat_ingest_open.
+ *
+ * It blocks until the reply arrives or every try has timed out. The
+ * caller owns *out and releases it with offstat_ingest_reply_free.
+ */
+OFFSTAT_EXPORT int offstat_ingest_batch(offstat_ingest_reply    **out,
+                                        offstat_client           *client,
+                                        uint64_t                  release,
+                                        const offstat_ingest_row *rows,
+                                        size_t n_rows, const char *source,
+                                        offstat_status *status);
+
+/*
+ * offstat_ingest_batch_keyed is offstat_ingest_batch with the caller's
+ * idempotency key (1 to OFFSTAT_INGEST_MAX_KEY bytes of printable text)
+ * instead of a fresh one: a program that must survive its own restart
+ * keeps the key with the batch and sends it again, and the service applies
+ * the batch once. The same key with other rows is OFFSTAT_EPRECONDITION.
+ * A key is kept by the service for a week.
+ */
+OFFSTAT_EXPORT int
+offstat_ingest_batch_keyed(offstat_ingest_reply **out, offstat_client *client,
+                           uint64_t release, const offstat_ingest_row *rows,
+                           size_t n_rows, const char *source, const char *key,
+                           offstat_status *status);
+
+/*
+ * offstat_ingest_commit makes the open release visible to readers, all at
+ * once, and offstat_ingest_abort drops it and its rows. Each writes the
+ * service's reply (the release's rows and figures changed) to *out unless
+ * out is NULL.
+ *
+ * Errors: OFFSTAT_EINVAL (client is NULL or release is 0),
+ * OFFSTAT_ENOTFOUND, OFFSTAT_EPRECONDITION (the release is not open: its
+ * state is in the status message), OFFSTAT_EPERM, and the errors of
+ * offstat_ingest_open.
+ *
+ * They block until the reply arrives or every try has timed out. The
+ * caller owns *out and releases it with offstat_ingest_reply_free.
+ */
+OFFSTAT_EXPORT int offstat_ingest_commit(offstat_ingest_reply **out,
+                                         offstat_client        *client,
+                                         uint64_t               release,
+                                         offstat_status        *status);
+OFFSTAT_EXPORT int offstat_ingest_abort(offstat_ingest_reply **out,
+                                        offstat_client        *client,
+                                        uint64_t               release,
+                                        offstat_status        *status);
+
+/* offstat_ingest_reply_free releases a reply of the offstat_ingest_* calls. */
+OFFSTAT_EXPORT void offstat_ingest_reply_free(offstat_ingest_reply *reply);
+
+/*
+ * Called by offstat_ingest_file after the files are read (rows_sent 0) and
+ * after every batch the service accepts, with the rows sent so far and the
+ * rows in all the files. Returning nonzero stops the load: the release is
+ * aborted and the call fails with OFFSTAT_ESTOPPED.
+ */
+typedef int (*offstat_progress_fn)(void *arg, uint64_t rows_sent,
+                                   uint64_t rows_total);
+
+/* A row that was refused, and why. */
+typedef struct offstat_bad_row {
+	char    *file;   /* The file it is in. */
+	uint64_t line;   /* The line it starts on (the header is line 1);
+	                    0 for a message about no one row. */
+	uint64_t row;    /* Its data row in the file, from 1; 0 as line. */
+	char    *reason; /* Why, e.g. "Force Name 'Narnia' is not a known
+	                    force". */
+} offstat_bad_row;
+
+/* How a load went. */
+typedef struct offstat_ingest_result {
+	uint64_t release; /* The release opened; 0 when none was. */
+	/* COMMITTED on success; ABORTED when a failure aborted it; OPEN when
+	 * aborting it failed too (the service expires it); UNSPECIFIED when
+	 * none was opened. */
+	offstat_release_state state;
+	uint64_t              rows_total;     /* Data rows in the files. */
+	uint64_t              rows_sent;      /* Rows the service took. */
+	uint64_t              changed;        /* Figures added or changed. */
+	uint64_t              batches;        /* Batches the service took. */
+	unsigned              retries;        /* Tries repeated on the way. */
+	unsigned              splits;         /* Batches halved for size. */
+	char                 *served_release; /* The release readers see. */
+	offstat_bad_row      *bad_rows;       /* The rows refused, in order. */
+	size_t                n_bad_rows;     /* How many are listed. */
+	uint64_t              bad_rows_total; /* How many there were. */
+} offstat_ingest_result;
+
+/*
+ * offstat_ingest_file loads a file in the Home Office open data format
+ * (an RFC 4180 CSV file whose first line is "Financial Year,Financial
+ * Quarter,Force Name,Offence Description,Offence Group,Offence
+ * Subgroup,Offence Code,Number of Offences") as one new release labelled
+ * label, from source (as for offstat_ingest_open), and commits it.
+ *
+ * It reads the file twice. First it counts the rows and checks that each
+ * is a CSV record of 8 fields whose quarter and count are whole numbers;
+ * a file that fails is refused before anything is sent. Then it opens the
+ * release and sends the rows in batches of at most batch_rows rows (0:
+ * OFFSTAT_INGEST_BATCH_ROWS; at most OFFSTAT_INGEST_MAX_ROWS) and
+ * OFFSTAT_INGEST_BATCH_BYTES bytes, halving a batch the service finds too
+ * large, and commits. Every other check of a row is the service's. On any
+ * failure after the release was opened it aborts the release, so that
+ * nothing of the file is ever committed but all of it. Blank lines are
+ * skipped. progress, unless NULL, is called with arg as described above.
+ *
+ * Errors: OFFSTAT_EINVAL (out, client, path or label is NULL, label is
+ * "", or batch_rows is over OFFSTAT_INGEST_MAX_ROWS), OFFSTAT_EFILE (the
+ * file cannot be read, or changed while it was read), OFFSTAT_EBADINPUT
+ * (not the open data header, no data rows, or rows that are not well
+ * formed: nothing was sent), OFFSTAT_EBADREQUEST (the service refused
+ * rows), OFFSTAT_ESTOPPED (progress asked to stop), OFFSTAT_ENOMEM, and
+ * the errors of the offstat_ingest_* calls. The status message says what
+ * failed and whether the release was aborted; its details have one line
+ * per bad row, "FILE line N: reason".
+ *
+ * Unlike other calls, it writes *out whether it succeeds or fails (unless
+ * an argument is invalid or memory runs out, when *out is NULL): after a
+ * failure the result says which release was aborted and which rows were
+ * bad. It blocks until the load is committed or abandoned. The caller owns
+ * *out and releases it with offstat_ingest_result_free.
+ */
+OFFSTAT_EXPORT int offstat_ingest_file(offstat_ingest_result **out,
+                                       offstat_client         *client,
+                                       const char *path, const char *label,
+                                       const char *source, unsigned batch_rows,
+                                       offstat_progress_fn progress, void *arg,
+                                       offstat_status *status);
+
+/*
+ * offstat_ingest_files is offstat_ingest_file over n_paths files (at least
+ * one) as one release: all of them are committed together, or none. rows
+ * counts over all the files, and each bad row names its file.
+ */
+OFFSTAT_EXPORT int
+offstat_ingest_files(offstat_ingest_result **out, offstat_client *client,
+                     const char *const *paths, size_t n_paths,
+                     const char *label, const char *source,
+                     unsigned batch_rows, offstat_progress_fn progress,
+                     void *arg, offstat_status *status);
+
+/* offstat_ingest_result_free releases a result of offstat_ingest_file*. */
+OFFSTAT_EXPORT void offstat_ingest_result_free(offstat_ingest_result *result);
 
 /* ------------------------------------------------------------------------
  * ServerInfo

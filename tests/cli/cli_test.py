@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import os
+import pty
 import shutil
 import signal
 import socket
@@ -31,8 +32,11 @@ EXIT_EADDRINVAL = 4
 EXIT_ECONNREFUSED = 5
 EXIT_ETIMEDOUT = 6
 EXIT_EPROTO = 8
+EXIT_EFILE = 10
+EXIT_EBADINPUT = 11
 EXIT_EBADREQUEST = 23
 EXIT_ENOTFOUND = 25
+EXIT_EPERM = 27
 EXIT_EUNAUTHENTICATED = 36
 
 ARROW = "\u2192"
@@ -74,8 +78,9 @@ class Result:
             " ".join(self.argv), self.rc, self.out, self.err)
 
 
-def offstat(*argv, url=None, env=None, rc=0, timeout=30):
-    """Runs offstat; checks its exit code; returns the Result."""
+def offstat(*argv, url=None, env=None, rc=0, timeout=30, stderr_ok=False):
+    """Runs offstat; checks its exit code; returns the Result. stderr_ok:
+    a success may print diagnostics (ingest's progress lines)."""
     full = list(argv) if url is None else ["-u", url] + list(argv)
     # Bytes, not text: text mode would hide the CRLF that CSV must have.
     proc = subprocess.run([ARGS.offstat] + full, capture_output=True,
@@ -84,7 +89,8 @@ def offstat(*argv, url=None, env=None, rc=0, timeout=30):
     res = Result(full, proc)
     if rc is not None:
         check(res.rc == rc, "expected exit %d" % rc, res)
-    if res.rc == 0 and not any(a in ("-v", "--verbose") for a in full):
+    if (res.rc == 0 and not stderr_ok and
+            not any(a in ("-v", "--verbose") for a in full)):
         check(res.err == "", "a success prints nothing on stderr", res)
     else:
         # Diagnostics go to stderr, each line prefixed.
@@ -114,7 +120,7 @@ def as_csv(res):
 class Server:
     """offstatd on a fresh address, stopped with SIGTERM at the end."""
 
-    def __init__(self, tcp=False):
+    def __init__(self, tcp=False, extra=()):
         self.dir = tempfile.mkdtemp(prefix="offstat-cli-")
         if tcp:
             with socket.socket() as s:
@@ -126,13 +132,12 @@ class Server:
         self.log = open(os.path.join(self.dir, "offstatd.log"), "w+")
         # A real reader token, for the tests that send one: a token that
         # is sent must be valid even where reads are open.
-        self.token = subprocess.run(
-            [ARGS.offstatd, "token", "add", "--role", "reader",
-             "--data-dir", self.dir], capture_output=True, check=True,
-            text=True, env=clean_env()).stdout.strip()
+        self.token = self.add_token("reader")
+        # And a writer token, for ingest.
+        self.writer = self.add_token("writer")
         self.proc = subprocess.Popen(
             [ARGS.offstatd, "--listen", self.url, "--db", ":memory:",
-             "--data-dir", self.dir],
+             "--data-dir", self.dir] + list(extra),
             stdout=self.log, stderr=subprocess.STDOUT, env=clean_env())
         self.stopped = False
         deadline = time.monotonic() + 20
@@ -149,6 +154,12 @@ class Server:
                 raise Failure("offstatd did not answer within 20 s:\n" +
                               self.log_text())
             time.sleep(0.05)
+
+    def add_token(self, role):
+        return subprocess.run(
+            [ARGS.offstatd, "token", "add", "--role", role, "--data-dir",
+             self.dir], capture_output=True, check=True, text=True,
+            env=clean_env()).stdout.strip()
 
     def log_text(self):
         self.log.flush()
@@ -197,6 +208,8 @@ def test_help():
                  "--kind", "--parent", "--group", "--source", "--from",
                  "--to", "--quarterly", "--with", "--confidence", "--by",
                  "--base", "--within", "--limit", "--chart", "--svg",
+                 "releases", "ingest", "--as-of", "--history", "--all",
+                 "--label", "--batch-rows",
                  "OFFSTAT_URL", "OFFSTAT_TOKEN", "Exit status"):
         check(word in res.out, "--help mentions %s" % word, res)
     for line in res.out.splitlines():
@@ -219,6 +232,13 @@ def test_help():
     check("chart AREA OFFENCE" in res.out and
           "--svg FILE" in " ".join(res.out.split()) and
           "[--svg" not in res.out, "chart help: --svg is required", res)
+    res = offstat("ingest", "--help")
+    words = " ".join(res.out.split())
+    check("ingest FILE... --label TEXT [--source ID] [--batch-rows N]" in
+          words and "writer token" in words, "ingest help", res)
+    res = offstat("series", "--help")
+    check("[--as-of RELEASE]" in res.out and "[--history]" in res.out,
+          "series help", res)
 
 
 def test_version():
@@ -268,6 +288,20 @@ def test_usage():
         ["chart", "dorset", "88A"],
         ["chart", "dorset", "88A", "--svg", ""],
         ["chart", "dorset", "88A", "--svg", "x.svg", "--chart"],
+        ["ingest", "x.csv"],
+        ["ingest", "--label", "x"],
+        ["ingest", "x.csv", "--label", ""],
+        ["ingest", "x.csv", "--label", "x", "--batch-rows", "0"],
+        ["ingest", "x.csv", "--label", "x", "--batch-rows", "10001"],
+        ["ingest", "x.csv", "--label", "x", "--as-of", "1"],
+        ["count", "a", "b", "c", "--as-of", "0"],
+        ["count", "a", "b", "c", "--as-of", "two"],
+        ["count", "a", "b", "c", "--label", "x"],
+        ["series", "a", "b", "--history", "--chart"],
+        ["count", "a", "b", "c", "--history"],
+        ["releases", "--history"],
+        ["releases", "extra"],
+        ["info", "--all"],
     ]
     for argv in cases:
         # Usage errors come before any connection: no service needed.
@@ -1020,11 +1054,351 @@ def test_env():
                       rc=EXIT_USAGE)
 
 
+# ---- Releases and ingest (issue 4) ------------------------------------------
+
+OPEN_DATA_HEADER = ["Financial Year", "Financial Quarter", "Force Name",
+                    "Offence Description", "Offence Group",
+                    "Offence Subgroup", "Offence Code", "Number of Offences"]
+
+
+def write_open_data(path, rows):
+    """A file in the Home Office open data format (quoted as csv does)."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(OPEN_DATA_HEADER)
+        w.writerows(rows)
+    return path
+
+
+def dorset_88a(counts, year="2024/25"):
+    """Dorset's 88A quarters of a year; the bundled 2024/25 values are 10,
+    12, 14 and 28."""
+    return [[year, str(q), "Dorset", "Sexual grooming", "Sexual offences",
+             "Other sexual offences", "88A", str(c)]
+            for q, c in zip((1, 2, 3, 4), counts)]
+
+
+def progress_lines(res):
+    """ingest's plain progress lines on stderr: (sent, total) pairs."""
+    out = []
+    for line in res.err.splitlines():
+        if " rows sent (" in line:
+            words = line.split()
+            out.append((int(words[2].replace(",", "")),
+                        int(words[4].replace(",", ""))))
+    return out
+
+
+def test_ingest():
+    with Server() as srv:
+        writer = clean_env(OFFSTAT_TOKEN=srv.writer)
+        path = write_open_data(os.path.join(srv.dir, "dorset.csv"),
+                               dorset_88a([11, 13, 15, 64]))
+        res = offstat("-o", "json", "ingest", path, "--label",
+                      "Dorset 88A, revised", url=srv.url, env=writer,
+                      stderr_ok=True)
+        d = as_json(res)
+        rel = d["release"]
+        check(rel > 1 and d["state"] == "COMMITTED" and d["rows"] == 4 and
+              d["batches"] == 1 and d["changed"] == 4 and
+              d["files"] == [path] and d["label"] == "Dorset 88A, revised"
+              and d["served_release"] == str(rel) and d["retries"] == 0 and
+              d["splits"] == 0 and d["elapsed_seconds"] >= 0,
+              "the summary", d)
+        # Not a terminal: a plain line for each batch.
+        check(progress_lines(res) == [(4, 4)] and
+              "4 rows to send" in res.err, "progress lines", res)
+
+        # The release is listed, newest first, and served.
+        r = as_json(offstat("releases", url=srv.url))
+        top = r["releases"][0]
+        check(r["release"] == str(rel) and r["total"] == len(r["releases"])
+              and top["id"] == rel and top["state"] == "COMMITTED" and
+              top["label"] == "Dorset 88A, revised" and top["rows"] == 4 and
+              top["changed"] == 4 and top["loaded_by"].startswith("ost_")
+              and top["source_id"] == "ho-prc-open-data" and
+              top["committed_at"].endswith("Z") and
+              r["releases"][-1]["id"] == 1, "releases", r)
+        res = offstat("-o", "table", "releases", url=srv.url)
+        check(res.out.split("\n")[0].split() ==
+              ["ID", "STATE", "COMMITTED", "LABEL", "SOURCE", "ROWS",
+               "CHANGED", "BY"] and "Dorset 88A, revised" in res.out and
+              "committed" in res.out and
+              "readers see release %d" % rel in res.out, "table", res)
+        rows = as_csv(offstat("-o", "csv", "releases", url=srv.url))
+        check(rows[0]["id"] == str(rel) and rows[0]["state"] == "COMMITTED"
+              and rows[0]["rows"] == "4", "csv", rows)
+
+        # The new figure, flagged; and the old one as of release 1.
+        c = as_json(offstat("count", "dorset", "88A", "2024/25 Q4",
+                            url=srv.url))
+        check(c["value"]["count"] == 64 and "REVISED" in c["value"]["flags"]
+              and c["release"] == str(rel), "the revised figure", c)
+        c = as_json(offstat("count", "dorset", "88A", "2024/25 Q4",
+                            "--as-of", "1", url=srv.url))
+        check(c["value"]["count"] == 28 and c["release"] == "1" and
+              "REVISED" not in c["value"]["flags"], "as of release 1", c)
+        res = offstat("-o", "table", "count", "dorset", "88A", "2024/25 Q4",
+                      url=srv.url)
+        check("REVISED" in res.out and "Release: %d" % rel in res.out,
+              "the table says REVISED", res)
+        offstat("count", "dorset", "88A", "2024/25 Q4", "--as-of", "999",
+                url=srv.url, rc=EXIT_ENOTFOUND)
+
+        # The series and its history.
+        argv = ["series", "dorset", "88A", "--quarterly", "--from",
+                "2024/25 Q1", "--to", "2024/25 Q4"]
+        s = as_json(offstat(*argv, "--as-of", "1", url=srv.url))
+        check([p["count"] for p in s["points"]] == [10, 12, 14, 28] and
+              s["release"] == "1", "the series as of 1", s["points"])
+        s = as_json(offstat(*argv, "--history", url=srv.url))
+        hist = [[(v["release"], v["count"]) for v in p["revisions"]]
+                for p in s["points"]]
+        check(hist == [[(1, 10), (rel, 11)], [(1, 12), (rel, 13)],
+                       [(1, 14), (rel, 15)], [(1, 28), (rel, 64)]],
+              "each point's revisions, oldest first", hist)
+        check(s["points"][3]["revisions"][1]["release_label"] ==
+              "Dorset 88A, revised", "labelled", s["points"][3])
+        plain = as_json(offstat(*argv, url=srv.url))
+        check(all(p["revisions"] == [] for p in plain["points"]),
+              "no history unless asked", plain["points"])
+        res = offstat("-o", "table", *argv, "--history", url=srv.url)
+        check("REVISIONS" in res.out and
+              "64 (release %d) \u2190 28 (release 1)" % rel in res.out,
+              "the table shows both", res)
+        rows = as_csv(offstat("-o", "csv", *argv, "--history", url=srv.url))
+        check(rows[3]["revisions"] == "1:28;%d:64" % rel and
+              rows[3]["count"] == "64", "csv revisions", rows)
+
+        # --as-of on compare and rank.
+        argv = ["compare", "dorset", "88A", "--from", "2024/25 Q1", "--to",
+                "2024/25 Q4"]
+        d = as_json(offstat(*argv, url=srv.url))
+        check(d["subject"]["end"]["count"] == 64 and
+              d["release"] == str(rel), "compare, latest", d["subject"])
+        d = as_json(offstat(*argv, "--as-of", "1", url=srv.url))
+        check(d["subject"]["end"]["count"] == 28 and d["release"] == "1",
+              "compare as of 1", d["subject"])
+        argv = ["rank", "88A", "2024/25 Q4", "--within", "south west"]
+        for as_of, want in ((None, 64), ("1", 28)):
+            extra = [] if as_of is None else ["--as-of", as_of]
+            d = as_json(offstat(*argv, *extra, url=srv.url))
+            dorset = [a for a in d["areas"]
+                      if a["area"]["name"] == "Dorset"]
+            check(dorset and dorset[0]["value"]["count"] == want,
+                  "rank as of %s" % as_of, d["areas"])
+
+        # --token, two files, one release; the table of a load.
+        a = write_open_data(os.path.join(srv.dir, "a.csv"),
+                            dorset_88a([1, 2, 3, 4], year="2023/24"))
+        b = write_open_data(os.path.join(srv.dir, "b.csv"),
+                            dorset_88a([5, 6, 7, 8], year="2022/23"))
+        res = offstat("-o", "table", "--token", srv.writer, "ingest", a, b,
+                      "--label", "two years", url=srv.url, stderr_ok=True)
+        lines = res.out.splitlines()
+        check(lines[0] == "Release  %d (two years), committed" % (rel + 1)
+              and lines[1] == "Rows     8 in 2 batches from 2 files" and
+              lines[2] == "Changed  8 figures" and
+              lines[3].startswith("Elapsed  ") and
+              lines[4] == "Serving  release %d" % (rel + 1), "table", res)
+        rows = as_csv(offstat("-o", "csv", "--token", srv.writer, "ingest",
+                              a, "--label", "again", url=srv.url,
+                              stderr_ok=True))
+        check(rows[0]["state"] == "COMMITTED" and rows[0]["rows"] == "4" and
+              rows[0]["changed"] == "0" and rows[0]["files"] == a,
+              "the same rows again change nothing", rows)
+        # -q: nothing on stderr.
+        res = offstat("-q", "ingest", a, "--label", "quiet", url=srv.url,
+                      env=writer)
+        check(res.err == "", "-q", res)
+
+
+def test_ingest_errors():
+    with Server() as srv:
+        writer = clean_env(OFFSTAT_TOKEN=srv.writer)
+        before = as_json(offstat("--token", srv.writer, "releases", "--all",
+                                 url=srv.url))["total"]
+
+        # Rows the service refuses: each named by its line; the release
+        # is aborted, nothing committed.
+        rows = dorset_88a([11, 13, 15, 64])
+        rows[1][2] = "Narnia"
+        rows[2][1] = "5"
+        bad = write_open_data(os.path.join(srv.dir, "bad.csv"), rows)
+        res = offstat("ingest", bad, "--label", "bad rows", url=srv.url,
+                      env=writer, rc=EXIT_EBADREQUEST)
+        check("bad.csv line 3: Force Name 'Narnia' is not a known force" in
+              res.err and "bad.csv line 4: Financial Quarter '5'" in res.err
+              and "refused 2 rows" in res.err and "aborted" in res.err and
+              res.out == "", "names the bad rows", res)
+        r = as_json(offstat("--token", srv.writer, "releases", "--all",
+                            url=srv.url))
+        top = r["releases"][0]
+        check(r["total"] == before + 1 and top["state"] == "ABORTED" and
+              top["label"] == "bad rows" and top["committed_at"] == "",
+              "the release was aborted", top)
+        committed = as_json(offstat("releases", url=srv.url))
+        check(all(x["state"] == "COMMITTED" for x in committed["releases"])
+              and committed["release"] == "1", "nothing committed",
+              committed)
+        c = as_json(offstat("count", "dorset", "88A", "2024/25 Q4",
+                            url=srv.url))
+        check(c["value"]["count"] == 28, "the old figure stands", c)
+        res = offstat("-o", "table", "--token", srv.writer, "releases",
+                      "--all", url=srv.url)
+        check("aborted" in res.out and "bad rows" in res.out, "table", res)
+        before += 1
+
+        # A row twice: the service names the first by its line in the
+        # batch; the command by its line in the file.
+        dup = os.path.join(srv.dir, "dup.csv")
+        with open(dup, "w") as f:
+            f.write(",".join(OPEN_DATA_HEADER) + "\n\n\n")
+            for q, c in ((1, 11), (2, 12), (1, 13)):
+                f.write("2024/25,%d,Dorset,Sexual grooming,Sexual offences,"
+                        "Other sexual offences,88A,%d\n" % (q, c))
+        res = offstat("ingest", dup, "--label", "twice", url=srv.url,
+                      env=writer, rc=EXIT_EBADREQUEST)
+        check("dup.csv line 6: same force, code and quarter as line 4 "
+              "(Dorset, 88A, 2024/25 Q1)" in res.err, "file lines", res)
+        before += 1
+
+        # A count that is not a number cannot be sent: the file is refused
+        # before anything is opened.
+        rows = dorset_88a([11, 13, 15, 64])
+        rows[1][7] = "x"
+        rows[2][2] = "Narnia"
+        badx = write_open_data(os.path.join(srv.dir, "badx.csv"), rows)
+        with open(badx, "a") as f:
+            f.write('2024/25,1,"Dorset"x,Sexual grooming,Sexual offences,'
+                    'Other sexual offences,88A,3\n')
+        res = offstat("ingest", badx, "--label", "x", url=srv.url,
+                      env=writer, rc=EXIT_EBADINPUT)
+        check("badx.csv line 3: Number of Offences 'x' is not a whole "
+              "number" in res.err and "badx.csv line 6: field 3: text after "
+              "closing quote" in res.err and "nothing was sent" in res.err,
+              "names the rows", res)
+        r = as_json(offstat("--token", srv.writer, "releases", "--all",
+                            url=srv.url))
+        check(r["total"] == before, "no release opened", r)
+
+        # Files that are not open data, or not there.
+        other = os.path.join(srv.dir, "other.csv")
+        with open(other, "w") as f:
+            f.write("a,b,c\n1,2,3\n")
+        res = offstat("ingest", other, "--label", "x", url=srv.url,
+                      env=writer, rc=EXIT_EBADINPUT)
+        check("not the open data header" in res.err, "the header", res)
+        res = offstat("ingest", os.path.join(srv.dir, "none.csv"), "--label",
+                      "x", url=srv.url, env=writer, rc=EXIT_EFILE)
+        check("none.csv" in res.err and "No such file" in res.err,
+              "a missing file", res)
+
+        # Writes need a writer token.
+        good = write_open_data(os.path.join(srv.dir, "good.csv"),
+                               dorset_88a([1, 2, 3, 4]))
+        res = offstat("ingest", good, "--label", "x", url=srv.url,
+                      rc=EXIT_EUNAUTHENTICATED, stderr_ok=True)
+        check("writer token" in res.err and "OFFSTAT_TOKEN" in res.err,
+              "says what is needed", res)
+        res = offstat("--token", srv.token, "ingest", good, "--label", "x",
+                      url=srv.url, rc=EXIT_EPERM)
+        check("reader token" in res.err, "a reader token", res)
+        res = offstat("--token", "ost_00000000_nope", "ingest", good,
+                      "--label", "x", url=srv.url, rc=EXIT_EUNAUTHENTICATED)
+        res = offstat("releases", "--all", url=srv.url, rc=EXIT_EPERM)
+        check("writer token" in res.err, "--all needs a writer", res)
+        r = as_json(offstat("--token", srv.writer, "releases", "--all",
+                            url=srv.url))
+        check(r["total"] == before, "nothing opened without a writer", r)
+
+
+def long_rows(url, year, codes):
+    """43 forces x 4 quarters x codes rows with long texts: about 160
+    bytes each on the wire."""
+    forces = [a["name"] for a in
+              as_json(offstat("areas", "--kind", "force", url=url))["areas"]]
+    rows = []
+    for k in range(codes):
+        for q in (1, 2, 3, 4):
+            for f in forces:
+                rows.append([year, str(q), f,
+                             "A long offence description, as the open "
+                             "data writes some of them, number %d" % k,
+                             "Miscellaneous crimes against society",
+                             "Miscellaneous crimes against society",
+                             "T%02d" % k, str((k * 7 + q) % 50)])
+    return rows
+
+
+def test_ingest_batches():
+    # A request limit under OFFSTAT_INGEST_BATCH_BYTES: the first batch is
+    # refused as too large, halved, and later batches keep to the half.
+    with Server(extra=["--max-request", "300000"]) as srv:
+        writer = clean_env(OFFSTAT_TOKEN=srv.writer)
+        big = write_open_data(os.path.join(srv.dir, "big.csv"),
+                              long_rows(srv.url, "2024/25", 40))
+        small = write_open_data(os.path.join(srv.dir, "small.csv"),
+                                dorset_88a([1, 2, 3, 4], year="2023/24"))
+        res = offstat("-o", "json", "ingest", big, small, "--label",
+                      "6880 + 4 rows", url=srv.url, env=writer,
+                      stderr_ok=True)
+        d = as_json(res)
+        check(d["rows"] == 6884 and d["splits"] >= 1 and d["batches"] >= 4
+              and d["state"] == "COMMITTED" and d["files"] == [big, small],
+              "halved and sent", d)
+        sent = progress_lines(res)
+        check(sent[-1] == (6884, 6884) and
+              all(a[0] < b[0] for a, b in zip(sent, sent[1:])) and
+              len(sent) == d["batches"], "progress per batch", res)
+        r = as_json(offstat("releases", url=srv.url))
+        check(r["releases"][0]["rows"] == 6884 and
+              r["releases"][0]["id"] == d["release"], "all rows counted", r)
+
+        # Rows per batch: 6880 in batches of 1000, and the small file.
+        d = as_json(offstat("ingest", big, small, "--label", "again",
+                            "--batch-rows", "1000", url=srv.url,
+                            env=writer, stderr_ok=True))
+        check(d["batches"] == 8 and d["splits"] == 0 and d["rows"] == 6884,
+              "--batch-rows", d)
+
+        # On a terminal, a bar redrawn in place.
+        master, slave = pty.openpty()
+        proc = subprocess.Popen(
+            [ARGS.offstat, "-u", srv.url, "-o", "json", "ingest", big,
+             "--label", "tty", "--batch-rows", "2000"],
+            stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL,
+            env=writer)
+        os.close(slave)
+        err = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            err += chunk
+        out = proc.communicate(timeout=60)[0]
+        os.close(master)
+        text = err.decode("utf-8")
+        check(proc.returncode == 0 and json.loads(out)["rows"] == 6880,
+              "the load", text)
+        draws = [d for d in text.split("\r") if d.strip()]
+        check(len(draws) >= 5 and "] 0/6,880 rows   0%" in draws[0] and
+              all(d.startswith("offstat: [") for d in draws) and
+              "[####################] 6,880/6,880 rows 100%" in draws[-1]
+              and "rows/s" in draws[-1] and text.endswith("\n") and
+              all(len(d.rstrip("\n")) <= 79 for d in draws),
+              "a progress bar on a terminal", text)
+
+
 def test_client_lib():
     if not ARGS.client_lib:
         raise Skip("no client_lib program given")
     with Server() as srv:
-        proc = subprocess.Popen([ARGS.client_lib, srv.url, srv.token],
+        proc = subprocess.Popen([ARGS.client_lib, srv.url, srv.token,
+                                 srv.writer],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         try:

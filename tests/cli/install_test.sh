@@ -1,5 +1,5 @@
 #!/bin/sh
-# Installs the project to a temporary prefix and builds the example against
+# Installs the project to a temporary prefix and builds the examples against
 # the installed liboffstat both ways a user would: with pkg-config, and with
 # a CMake project using find_package(offstat) (shared and static). Then runs
 # each build against a real offstatd.
@@ -56,10 +56,15 @@ test "$got" = "$version" || fail "pkg-config says $got, not $version"
 cc -std=c11 -Wall -Wextra -Werror $sanitize "$src/clients/examples/count.c" \
 	$(pkg-config --cflags --libs offstat) -Wl,-rpath,"$libdir" \
 	-o "$tmp/count-pkgconfig" || fail "building with pkg-config"
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Wextra -Werror $sanitize "$src/clients/examples/ingest.c" \
+	$(pkg-config --cflags --libs offstat) -Wl,-rpath,"$libdir" \
+	-o "$tmp/ingest-pkgconfig" || fail "building ingest with pkg-config"
 
 # CMake, with find_package.
 mkdir "$tmp/project"
-cp "$src/clients/examples/count.c" "$tmp/project/"
+cp "$src/clients/examples/count.c" "$src/clients/examples/ingest.c" \
+	"$tmp/project/"
 cat >"$tmp/project/CMakeLists.txt" <<'CMAKE'
 cmake_minimum_required(VERSION 3.18)
 project(count_example C)
@@ -68,6 +73,8 @@ add_executable(count-shared count.c)
 target_link_libraries(count-shared PRIVATE offstat::client)
 add_executable(count-static count.c)
 target_link_libraries(count-static PRIVATE offstat::client_static)
+add_executable(ingest-static ingest.c)
+target_link_libraries(ingest-static PRIVATE offstat::client_static)
 CMAKE
 cmake -S "$tmp/project" -B "$tmp/project/build" \
 	-DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="$sanitize" \
@@ -81,9 +88,13 @@ fi
 ldd "$tmp/project/build/count-shared" | grep -q "$libdir/liboffstat.so" ||
 	fail "count-shared does not use the installed liboffstat.so"
 
-# A service to ask.
+# A service to ask, with a writer token for the ingest example.
 url="ipc://$tmp/offstatd.sock"
-"$offstatd" --listen "$url" --db :memory: >"$tmp/offstatd.log" 2>&1 &
+mkdir "$tmp/data"
+token=$("$offstatd" token add --role writer --data-dir "$tmp/data") ||
+	fail "token add"
+"$offstatd" --listen "$url" --db :memory: --data-dir "$tmp/data" \
+	>"$tmp/offstatd.log" 2>&1 &
 server=$!
 tries=0
 until "$tmp/count-pkgconfig" "$url" >/dev/null 2>&1; do
@@ -107,6 +118,21 @@ echo "$out" | grep -q '^E23000039,Dorset,S15A,2020/21,2020,0,true,62,' ||
 echo "ok installed offstat"
 out=$("$tmp/count-pkgconfig" "$url" narnia S15A 2020/21 2>&1) && rc=0 || rc=$?
 test $rc -eq 25 || fail "unknown area exits $rc, not 25: $out"
+
+# The ingest example, both builds: one release each.
+printf '%s\n' \
+	'Financial Year,Financial Quarter,Force Name,Offence Description,Offence Group,Offence Subgroup,Offence Code,Number of Offences' \
+	'2023/24,1,Dorset,Sexual grooming,Sexual offences,Other sexual offences,88A,7' \
+	>"$tmp/rows.csv"
+release=2
+for prog in ingest-pkgconfig project/build/ingest-static; do
+	out=$(OFFSTAT_TOKEN=$token "$tmp/$prog" "$tmp/rows.csv" "$prog" \
+		"$url" 2>/dev/null) || fail "$prog exited $?"
+	want="release $release committed: 1 rows, $((3 - release)) figures changed"
+	test "$out" = "$want" || fail "$prog printed '$out', not '$want'"
+	echo "ok $prog: $out"
+	release=$((release + 1))
+done
 
 kill -TERM "$server"
 rc=0

@@ -5,6 +5,7 @@
  * carry on while a large ingest runs.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -48,7 +49,7 @@ setup(void **state)
 		fprintf(stderr, "making tokens failed\n");
 		return (-1);
 	}
-	const char *extra[] = {"--tokens", tokfile, "--ingest-expiry", "2",
+	const char *extra[] = {"--tokens", tokfile, "--ingest-expiry", "600",
 	                       "--max-request", "4194304", NULL};
 	return (harness_start(&srv, 0, extra));
 }
@@ -408,13 +409,17 @@ test_roles(void **state)
 	offstat__v1__list_releases_response__free_unpacked(l, NULL);
 }
 
-/* An open release nobody writes to expires (the service runs with
- * --ingest-expiry 2). */
+/* An open release nobody writes to expires: a service of its own with
+ * --ingest-expiry 1. */
 static void
 test_expiry(void **state)
 {
 	(void)state;
-	iu_row   rows[1];
+	iu_row         rows[1];
+	harness_server main_srv = srv;
+	const char    *extra[]  = {"--tokens", tokfile, "--ingest-expiry", "1",
+	                           NULL};
+	assert_int_equal(harness_start(&srv, 0, extra), 0);
 	uint64_t id = open_release(writer, "abandoned", "exp-1");
 	row(&rows[0], "Dorset", "88A", 3, 999);
 	assert_int_equal(iu_code(iu_ingest(srv.url, writer, 'b', NULL, id,
@@ -433,13 +438,16 @@ test_expiry(void **state)
 	                                   NULL, 0, "exp-3", NULL)),
 	                 PRECOND);
 	assert_int_not_equal(count_of("Dorset", "88A", 3, 0, NULL), 999);
+	assert_int_equal(harness_stop(&srv), 0);
+	srv = main_srv;
 }
 
 /* ---- Reads during a large ingest ------------------------------------ */
 
 typedef struct {
-	volatile int stop;
-	uint64_t     reads, failures, over_100ms;
+	atomic_int      stop;
+	atomic_ullong   reads;
+	uint64_t        failures, over_100ms;
 	double       max_ms;
 	double      *lat;
 	size_t       nlat, caplat;
