@@ -402,6 +402,9 @@ run_import(config *c, int nfiles, char **files)
 		}
 		free(buf);
 		/* Later files resolve names against what is now stored. */
+		if (i + 1 == nfiles) {
+			break;
+		}
 		snapshot_unref(snap);
 		if (store_load_snapshot(st, &snap, err, sizeof(err)) != 0) {
 			fprintf(stderr, "offstatd: %s\n", err);

@@ -327,6 +327,20 @@ store_is_empty(store *s)
 	return (empty);
 }
 
+void
+store_bulk(store *s, bool on)
+{
+	/* 64 MiB of page cache while a large load runs, SQLite's default
+	 * (2 MiB) otherwise, so a long-running service stays small. */
+	(void)sqlite3_exec(s->db,
+	                   on ? "PRAGMA cache_size = -65536"
+	                      : "PRAGMA cache_size = -2000",
+	                   NULL, NULL, NULL);
+	if (!on) {
+		(void)sqlite3_db_release_memory(s->db);
+	}
+}
+
 int
 store_begin(store *s, char *err, size_t errlen)
 {

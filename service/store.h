@@ -26,6 +26,8 @@ void store_close(store *s);
 bool store_is_empty(store *s);
 
 int store_begin(store *s, char *err, size_t errlen);
+/* A larger page cache for a large load (on), back to the default (off). */
+void store_bulk(store *s, bool on);
 int store_commit(store *s, char *err, size_t errlen);
 /* Rolls back an open transaction; harmless when none is open. */
 void store_rollback(store *s);
