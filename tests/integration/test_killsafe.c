@@ -25,7 +25,9 @@
 #include "harness.h"
 #include "ingest_util.h"
 
-#define KILLS   50
+#ifndef KILLS
+#define KILLS 50
+#endif
 #define CODES   50
 #define BATCHES 5
 
