@@ -51,7 +51,7 @@ test-tsan: deps $(BUILD_TSAN)/CMakeCache.txt
 	cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	    ctest --output-on-failure -j $(JOBS)
 
-test: test-fast test-asan
+test: test-fast test-asan test-tsan fuzz-short
 
 install: build
 	cmake --install $(BUILD)

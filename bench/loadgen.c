@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <nng/nng.h>
@@ -651,6 +652,21 @@ pct_us(const uint32_t *v, size_t n, double q)
 	return ((double)v[i] / 1e3);
 }
 
+/* This process's user + system CPU time so far, in microseconds. */
+static double
+cpu_us(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0) {
+		return (0);
+	}
+	return ((double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+	        (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec));
+}
+
+/* CPU time of the load run, warm-up included, as replies are. */
+static double run_cpu_us;
+
 static void
 report(double secs)
 {
@@ -688,13 +704,16 @@ report(double secs)
 			printf("%smethod=%s inflight=%d n=%zu errors=%llu "
 			       "secs=%.3f rps=%.0f p50_us=%.1f p90_us=%.1f "
 			       "p99_us=%.1f p999_us=%.1f req_bytes=%.0f "
-			       "rep_bytes=%.0f all=%llu\n",
+			       "rep_bytes=%.0f all=%llu cli_cpu_us=%.1f\n",
 			       B.label ? B.label : "", method_names[m],
 			       B.inflight, n, (unsigned long long)err, secs,
 			       rps, pct_us(all, n, 0.50), pct_us(all, n, 0.90),
 			       pct_us(all, n, 0.99), pct_us(all, n, 0.999), rq,
-			       rp,
-			       (unsigned long long)atomic_load(&B.replies));
+			       rp, (unsigned long long)atomic_load(&B.replies),
+			       atomic_load(&B.replies) > 0
+			               ? run_cpu_us / (double)atomic_load(
+			                                      &B.replies)
+			               : 0.0);
 		} else {
 			printf("%-13s %9zu %7llu %10.0f %9.1f %9.1f %9.1f "
 			       "%9.1f %7.0f %7.0f\n",
@@ -962,7 +981,8 @@ main(int argc, char **argv)
 	bool timed  = B.count == 0;
 	B.rec_start = timed && B.warmup > 0 ? UINT64_MAX : 0;
 	atomic_store(&B.recording, !timed || B.warmup == 0);
-	uint64_t t0 = now_ns();
+	uint64_t t0   = now_ns();
+	double   cpu0 = cpu_us();
 	if (!timed || B.warmup == 0) {
 		B.rec_start = t0;
 	}
@@ -988,6 +1008,7 @@ main(int argc, char **argv)
 	if (!timed) {
 		rec_end = atomic_load(&B.last_done);
 	}
+	run_cpu_us = cpu_us() - cpu0;
 	report((double)(rec_end - B.rec_start) / 1e9);
 
 	for (int i = 0; i < B.inflight; i++) {

@@ -17,6 +17,9 @@
 #   BENCH_WARMUP    untimed lead-in of one run (default 0.5)
 #   BENCH_INFLIGHT  requests in flight (default "1 32")
 #   BENCH_KEEP      1: keep the temporary folder and print its name
+#   BENCH_GRPC      0: leave the gRPC peer out (default 1: build it,
+#                   installing Debian's gRPC packages when missing)
+#   BENCH_INSTALL   0: install nothing; what is missing is left out
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,6 +38,36 @@ die() {
 }
 note() {
 	echo "bench: $*" >&2
+}
+
+# Installs Debian packages that are missing, when allowed and possible.
+# Returns non-zero when any is still missing afterwards.
+want_packages() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "${BENCH_INSTALL:-1}" = 0 ] || ! command -v apt-get >/dev/null; then
+		return 1
+	fi
+	local sudo=
+	if [ "$(id -u)" != 0 ]; then
+		sudo -n true 2>/dev/null || return 1
+		sudo="sudo -n"
+	fi
+	note "installing ${missing[*]}"
+	# Another apt may hold the lock for a while: wait for it.
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends -o DPkg::Lock::Timeout=300 \
+		"${missing[@]}" >"$tmp/apt.log" 2>&1 ||
+		{ $sudo apt-get update -q >>"$tmp/apt.log" 2>&1 &&
+			$sudo env DEBIAN_FRONTEND=noninteractive apt-get install \
+				-y -q --no-install-recommends \
+				-o DPkg::Lock::Timeout=300 "${missing[@]}" \
+				>>"$tmp/apt.log" 2>&1; } ||
+		{ tail -5 "$tmp/apt.log" >&2; return 1; }
 }
 
 command -v cmake >/dev/null || die "cmake is not installed"
@@ -105,24 +138,47 @@ median() {
 		                            : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
 
+# ---- What the benchmark needs beyond `make deps` ------------------------
+want_grpc=${BENCH_GRPC:-1}
+if [ "$want_grpc" = 1 ] &&
+	! want_packages libgrpc++-dev protobuf-compiler-grpc protobuf-compiler; then
+	note "the gRPC packages (libgrpc++-dev, protobuf-compiler-grpc) are" \
+		"missing and could not be installed: running without the gRPC peer"
+	want_grpc=0
+fi
+if ! command -v sqlite3 >/dev/null && ! want_packages sqlite3; then
+	note "sqlite3 is missing and could not be installed: the import is" \
+		"timed without its sqlite3 .import comparison"
+fi
+
 # ---- Build ------------------------------------------------------------
 note "building a Release tree in $build"
+grpc_opt=ON
+[ "$want_grpc" = 1 ] || grpc_opt=OFF
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DOFFSTAT_BENCH=ON \
-	-DOFFSTAT_TESTS=OFF >"$tmp/cmake.log" 2>&1 ||
+	-DOFFSTAT_BENCH_GRPC=$grpc_opt -DOFFSTAT_TESTS=OFF \
+	>"$tmp/cmake.log" 2>&1 ||
 	{ cat "$tmp/cmake.log" >&2; die "configuring failed"; }
 cmake --build "$build" -j "$jobs" --target offstatd offstat_bench_tools \
 	>"$tmp/build.log" 2>&1 ||
 	{ tail -40 "$tmp/build.log" >&2; die "building failed"; }
 offstatd=$build/service/offstatd
 loadgen=$build/bench/loadgen
+# Servers that have an HTTP listener for metrics start it on a fixed port
+# by default: off here, the benchmark does not use it, and another
+# offstatd on the machine may hold the port.
+srv_opts=()
+if "$offstatd" --help 2>&1 | grep -q -- '--http'; then
+	srv_opts+=(--http off)
+fi
 echo_server=$build/bench/echo_server
 grpc_server=$build/bench/grpc/grpc_server
 grpc_client=$build/bench/grpc/grpc_client
 grpc=0
-if [ -x "$grpc_server" ] && [ -x "$grpc_client" ]; then
+if [ "$want_grpc" = 1 ] && [ -x "$grpc_server" ] && [ -x "$grpc_client" ]; then
 	grpc=1
-else
-	note "no gRPC peer: install libgrpc++-dev and protobuf-compiler-grpc"
+elif [ "$want_grpc" = 1 ]; then
+	note "no gRPC peer: CMake did not find gRPC (see $build/CMakeCache.txt)"
 fi
 
 load_before=$(loadavg)
@@ -181,7 +237,8 @@ note "timing start-up on the full-size database ($rounds rounds)"
 : >"$tmp/startup.txt"
 for r in $(seq "$rounds"); do
 	t0=$(now_ns)
-	"$offstatd" --db "$db" -l "${url_o[tcp]}" -l "${url_o[ipc]}" -L warn &
+	"$offstatd" --db "$db" -l "${url_o[tcp]}" -l "${url_o[ipc]}" -L warn \
+		"${srv_opts[@]}" &
 	opid=$!
 	pids+=("$opid")
 	ready=$("$loadgen" --wait 60 -u "${url_o[tcp]}") ||
@@ -334,7 +391,7 @@ for line in open(sys.argv[1]):
     runs[key].append(d)
 
 def med(key, field):
-    v = [float(d[field]) for d in runs.get(key, [])]
+    v = [float(d[field]) for d in runs.get(key, []) if field in d]
     return statistics.median(v) if v else None
 
 def paired(a, b, field):
@@ -357,9 +414,9 @@ print("echo baseline carries each method's request:reply bytes: "
       "GetCount ${esize[GetCount]}, GetSeries ${esize[GetSeries]}, "
       "CompareTrend ${esize[CompareTrend]}")
 print()
-hdr = "%-4s %3s  %-13s %-8s %8s %8s %8s %8s %9s %6s %6s %8s"
+hdr = "%-4s %3s  %-13s %-8s %8s %8s %8s %8s %9s %6s %6s %8s %8s"
 print(hdr % ("via", "in", "method", "system", "req/s", "p50 us", "p90 us",
-             "p99 us", "p99.9 us", "req B", "rep B", "srv CPU"))
+             "p99 us", "p99.9 us", "req B", "rep B", "srv CPU", "cli CPU"))
 for tr in ("tcp", "ipc"):
     for c in sorted({k[1] for k in runs}):
         for m in "$methods".split():
@@ -375,7 +432,8 @@ for tr in ("tcp", "ipc"):
                              "%.1f" % med(k, "p999_us"),
                              "%.0f" % med(k, "req_bytes"),
                              "%.0f" % med(k, "rep_bytes"),
-                             "%.1f us" % med(k, "cpu_us")))
+                             "%.1f us" % med(k, "cpu_us"),
+                             "%.1f us" % (med(k, "cli_cpu_us") or 0)))
         print()
 
 targets = []
@@ -436,11 +494,26 @@ for tr in ("tcp", "ipc"):
             bounds.append("%s %d in flight %.2f" % (tr, c, r))
 if bounds:
     print("bare NNG echo / gRPC GetCount, req/s: " + "; ".join(bounds))
+# Client and server share the machine's CPUs: when both are busy, req/s is
+# bounded by the CPU time one exchange costs them together. The ratio of
+# those costs is the req/s ratio that the CPU alone allows.
+cpu = []
+for tr in ("tcp", "ipc"):
+    for m in "$methods".split():
+        e, o = (tr, big, m, "echo"), (tr, big, m, "offstat")
+        if e in runs and o in runs and med(o, "cli_cpu_us") is not None:
+            ce = med(e, "cpu_us") + med(e, "cli_cpu_us")
+            co = med(o, "cpu_us") + med(o, "cli_cpu_us")
+            cpu.append("%s %s %.1f/%.1f us = %.2f" % (tr, m, ce, co,
+                                                      ce / co if co else 0))
+if cpu:
+    print("CPU per exchange at %d in flight, server + client, echo/offstat, "
+          "and the req/s ratio it allows: " % big + "; ".join(cpu))
 print("also: offstatd VmRSS %.1f MB after start-up, peak VmHWM %.1f MB; "
       "gRPC peer start-up %.0f ms, VmRSS %.1f MB"
       % ($rss_start_kb / 1024, $hwm_kb / 1024, $grpc_startup_us / 1e3,
          $grpc_rss_kb / 1024))
 print("ratios are medians over rounds of offstat / baseline, each pair "
-      "measured side by side; srv CPU is the server's user+system time per "
-      "reply")
+      "measured side by side; srv CPU and cli CPU are the server's and the "
+      "load generator's user+system time per reply")
 EOF

@@ -12,14 +12,16 @@
 #   FUZZ_KEEP_GOING=1  carry on after a crash (libFuzzer's fork mode) and
 #               collect every crash; by default the first crash stops its
 #               target and the script fails
-#   CC          a clang (default: clang)
+#   FUZZ_CC     the clang to build with (default: $CC when that is a
+#               clang, else clang)
 #
 # New inputs that reach new code go to $BUILD_FUZZ/corpus/<name>; the seed
 # corpus in tests/fuzz/corpus/<name> is only read. A crash, leak or timeout
 # leaves its input in $BUILD_FUZZ/artifacts/<name>/: copy it to
 # tests/fuzz/regressions/<name>/ so unit.fuzz_replay keeps checking it.
-# Exits 0 when no target found anything, 1 when one did, 2 on a usage or
-# build error.
+# Exits 0 when no target found anything in this run, 1 when one did (or
+# its fuzzer failed), 2 on a usage or build error. Inputs left in artifacts/
+# by earlier runs are listed but do not fail this one.
 set -eu
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,20 +37,30 @@ TARGETS=${*:-fuzz_dispatch fuzz_methods fuzz_csv fuzz_opendata fuzz_period \
 	fuzz_tokens}
 BUILD=${BUILD_FUZZ:-$SRC/build-fuzz}
 JOBS=${FUZZ_JOBS:-1}
-CC=${CC:-clang}
+# A CC meant for the other builds (gcc) must not stop the fuzz build.
+if [ -z "${FUZZ_CC:-}" ] && [ -n "${CC:-}" ] &&
+    "$CC" --version 2>/dev/null | grep -q clang; then
+	FUZZ_CC=$CC
+fi
+CC=${FUZZ_CC:-clang}
 export CC
 
 if ! "$CC" --version 2>/dev/null | grep -q clang; then
-	echo "$0: CC=$CC is not clang; libFuzzer needs clang" >&2
+	echo "$0: $CC is not clang; libFuzzer needs clang (FUZZ_CC)" >&2
 	exit 2
 fi
+mkdir -p "$BUILD/logs"
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
 	cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	    -DOFFSTAT_FUZZ=ON -DOFFSTAT_TESTS=OFF >"$BUILD.configure.log" 2>&1 ||
-	    { cat "$BUILD.configure.log" >&2; exit 2; }
+	    -DOFFSTAT_FUZZ=ON -DOFFSTAT_TESTS=OFF >"$BUILD/logs/configure.log" \
+	    2>&1 || { cat "$BUILD/logs/configure.log" >&2; exit 2; }
 fi
-cmake --build "$BUILD" --target fuzz -j "$(nproc)" >/dev/null ||
-	{ echo "$0: build failed" >&2; exit 2; }
+cmake --build "$BUILD" --target fuzz -j "$(nproc)" >"$BUILD/logs/build.log" \
+    2>&1 || { tail -n 30 "$BUILD/logs/build.log" >&2;
+	echo "$0: build failed" >&2; exit 2; }
+# Artifacts newer than this file are this run's findings.
+START=$BUILD/logs/.start
+: >"$START"
 
 # Folder, dictionary and extra flags of each target.
 corpus_of() { echo "${1#fuzz_}"; }
@@ -122,7 +134,11 @@ for t in $TARGETS; do
 	    [ "$secs" -gt 0 ]; then
 		rate=$((execs / secs))
 	fi
-	found=$(find "$art" -type f | wc -l)
+	found=$(find "$art" -type f -newer "$START" | wc -l)
+	old=$(find "$art" -type f ! -newer "$START" | wc -l)
+	if [ "$old" -gt 0 ]; then
+		echo "  $t: $old input(s) from earlier runs in $art" >&2
+	fi
 	printf '%-14s %12s %8s %8s %8s %7s %6s  %s\n' "$t" "${execs:-?}" \
 	    "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "${secs:-?}s" \
 	    "$found"

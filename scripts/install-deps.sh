@@ -4,10 +4,17 @@
 # it does nothing when everything is present.
 set -eu
 
+# gcc brings the ASan, UBSan and TSan runtimes (libasan8, libubsan1,
+# libtsan2) that `make test-asan` and `make test-tsan` link. The fuzz
+# targets need clang and libFuzzer, whose runtime (libclang_rt.fuzzer) is
+# in libclang-rt-14-dev, only recommended by clang-14; llvm brings
+# llvm-symbolizer, without which sanitizer reports have no line numbers.
 PACKAGES="gcc make cmake pkg-config
 libnng-dev libprotobuf-c-dev protobuf-c-compiler
 libcmocka-dev libsqlite3-dev libgsl-dev
-python3 sqlite3 protobuf-compiler nng-utils"
+python3 sqlite3 protobuf-compiler nng-utils
+libmicrohttpd-dev libinih-dev prometheus
+clang libclang-rt-14-dev llvm"
 
 missing=""
 for p in $PACKAGES; do

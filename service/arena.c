@@ -1,5 +1,6 @@
 #include "arena.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,32 +37,69 @@ arena_fini(arena *a)
 	a->used = 0;
 }
 
-void *
-arena_alloc(arena *a, size_t size)
+/*
+ * size bytes, zeroed when zero is set. A request larger than a block gets a
+ * block of its own, linked behind the newest so that the newest keeps
+ * serving small requests; calloc gives it zeroed, which for the big arrays
+ * of a snapshot means pages fresh from the kernel, not written twice.
+ */
+static void *
+alloc(arena *a, size_t size, bool zero)
 {
 	arena_block *b = a->head;
 	size_t       need;
+	void        *p;
 
-	if (size > SIZE_MAX - ARENA_ALIGN) {
+	if (size > SIZE_MAX - ARENA_ALIGN - sizeof(*b)) {
 		return (NULL);
 	}
 	need = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-	if (b == NULL || b->size - b->off < need) {
-		/* Large requests get a block of their own. */
-		size_t bsz = need > ARENA_BLOCK ? need : ARENA_BLOCK;
-		if ((b = malloc(sizeof(*b) + bsz)) == NULL) {
+	if (need > ARENA_BLOCK) {
+		b = zero ? calloc(1, sizeof(*b) + need)
+		         : malloc(sizeof(*b) + need);
+		if (b == NULL) {
 			return (NULL);
 		}
-		b->size = bsz;
+		b->size = need;
+		b->off  = need;
+		if (a->head != NULL) {
+			b->next       = a->head->next;
+			a->head->next = b;
+		} else {
+			b->next = NULL;
+			a->head = b;
+		}
+		a->used += need;
+		return (b->data);
+	}
+	if (b == NULL || b->size - b->off < need) {
+		if ((b = malloc(sizeof(*b) + ARENA_BLOCK)) == NULL) {
+			return (NULL);
+		}
+		b->size = ARENA_BLOCK;
 		b->off  = 0;
 		b->next = a->head;
 		a->head = b;
 	}
-	void *p = b->data + b->off;
+	p = b->data + b->off;
 	b->off += need;
 	a->used += need;
-	memset(p, 0, size);
+	if (zero) {
+		memset(p, 0, size);
+	}
 	return (p);
+}
+
+void *
+arena_alloc(arena *a, size_t size)
+{
+	return (alloc(a, size, true));
+}
+
+void *
+arena_alloc_raw(arena *a, size_t size)
+{
+	return (alloc(a, size, false));
 }
 
 void *
@@ -89,15 +127,38 @@ arena_strdup(arena *a, const char *s)
 	return (p);
 }
 
+/*
+ * Formats straight into the free end of the newest block when the text
+ * fits there, which it nearly always does: one formatting pass instead of
+ * one to measure and one to write. Reply notes are built this way, several
+ * per reply.
+ */
 char *
 arena_printf(arena *a, const char *fmt, ...)
 {
-	va_list ap;
-	int     n;
-	char   *p;
+	arena_block *b = a->head;
+	va_list      ap;
+	int          n;
+	char        *p;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	if (b != NULL && b->off < b->size) {
+		/* Sizes and offsets are multiples of ARENA_ALIGN, so what
+		 * fits in the room also fits once rounded up. */
+		size_t room = b->size - b->off;
+		p           = (char *)b->data + b->off;
+		n           = vsnprintf(p, room, fmt, ap);
+		if (n >= 0 && (size_t)n < room) {
+			size_t need = ((size_t)n + ARENA_ALIGN) &
+			              ~(size_t)(ARENA_ALIGN - 1);
+			b->off += need;
+			a->used += need;
+			va_end(ap);
+			return (p);
+		}
+	} else {
+		n = vsnprintf(NULL, 0, fmt, ap);
+	}
 	va_end(ap);
 	if (n < 0 || (p = arena_alloc(a, (size_t)n + 1)) == NULL) {
 		return (NULL);

@@ -20,6 +20,8 @@ void arena_init(arena *a);
 void arena_fini(arena *a);
 /* Zeroed memory aligned for any type, or NULL when out of memory. */
 void *arena_alloc(arena *a, size_t size);
+/* The same, not zeroed: for arrays that the caller fills whole. */
+void *arena_alloc_raw(arena *a, size_t size);
 /* Zeroed array of n elements of size; NULL on overflow or out of memory. */
 void *arena_calloc(arena *a, size_t n, size_t size);
 /* Copies s (NULL gives ""); NULL only when out of memory. */

@@ -17,6 +17,8 @@
 #include <mbedtls/sha256.h>
 #include <mbedtls/version.h>
 
+#include "log.h"
+
 #define MAX_TOKENS   4096
 #define ID_LEN       8
 #define SECRET_LEN   64
@@ -213,12 +215,83 @@ auth_open(auth **out, const char *path, char *err, size_t errlen)
 	return (0);
 }
 
+/* The refused-token lines of the process: the second they count, how many
+ * that second wrote, and how many it left out. */
+static pthread_mutex_t    refused_lock = PTHREAD_MUTEX_INITIALIZER;
+static time_t             refused_second;
+static unsigned           refused_lines;
+static unsigned long long refused_dropped;
+
+/* Writes the line for the refusals left out, if any, and forgets them. */
+static void
+refused_flush(unsigned long long dropped, const auth *a)
+{
+	if (dropped == 0) {
+		return;
+	}
+	if (a != NULL) {
+		log_warn("authentication failures not logged",
+		         "suppressed=%llu failures_total=%llu", dropped,
+		         auth_failures(a));
+	} else {
+		log_warn("authentication failures not logged",
+		         "suppressed=%llu", dropped);
+	}
+}
+
+void
+auth_log_refused(auth *a, const char *method, const char *request_id)
+{
+	struct timespec    now;
+	unsigned long long dropped = 0;
+	bool               write;
+	char               id[64];
+	size_t             n = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&refused_lock);
+	if (now.tv_sec != refused_second) {
+		dropped         = refused_dropped;
+		refused_dropped = 0;
+		refused_lines   = 0;
+		refused_second  = now.tv_sec;
+	}
+	write = refused_lines < AUTH_LOG_PER_SEC;
+	if (write) {
+		refused_lines++;
+	} else {
+		refused_dropped++;
+	}
+	pthread_mutex_unlock(&refused_lock);
+	refused_flush(dropped, a);
+	if (!write) {
+		return;
+	}
+	/* The request id is the caller's text: quotes, backslashes and
+	 * control characters would break the line. */
+	for (const char *p = request_id ? request_id : "";
+	     *p != '\0' && n < sizeof(id) - 1; p++) {
+		unsigned char c = (unsigned char)*p;
+		id[n++] = c < 0x20 || c == 0x7f || c == '"' || c == '\\'
+		                  ? '?'
+		                  : (char)c;
+	}
+	id[n] = '\0';
+	log_warn("authentication failed", "method=%s request_id=\"%s\"",
+	         method ? method : "-", id);
+}
+
 void
 auth_close(auth *a)
 {
 	if (a == NULL) {
 		return;
 	}
+	pthread_mutex_lock(&refused_lock);
+	unsigned long long dropped = refused_dropped;
+	refused_dropped            = 0;
+	pthread_mutex_unlock(&refused_lock);
+	refused_flush(dropped, a);
 	pthread_mutex_destroy(&a->lock);
 	free(a->tokens);
 	free(a->path);

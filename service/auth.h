@@ -43,6 +43,20 @@ int auth_check(auth *a, const char *authorization);
 /* Failed checks (AUTH_INVALID) so far. */
 unsigned long long auth_failures(const auth *a);
 
+/* Lines auth_log_refused() writes a second at most. */
+#define AUTH_LOG_PER_SEC 5
+
+/*
+ * Logs a warning that a call's token was refused, with its method and
+ * request id, never the token or a hash. A client hammering with bad tokens
+ * would otherwise write one line per call, so at most AUTH_LOG_PER_SEC lines
+ * are written a second, for the whole process; the next refusal after a
+ * second with more writes one line saying how many were left out (and
+ * auth_close() does, for the last second). auth_failures() counts every
+ * refusal whether logged or not. a may be NULL; safe from several threads.
+ */
+void auth_log_refused(auth *a, const char *method, const char *request_id);
+
 /* Parses "reader", "writer" or "admin"; AUTH_NONE when unknown. */
 auth_role   auth_role_parse(const char *s);
 const char *auth_role_name(auth_role r);

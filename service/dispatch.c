@@ -161,22 +161,22 @@ static const char *const code_names[] = {"OK",
 /*
  * Memory for decoding one call. protobuf-c allocates every element of a
  * repeated field before anything can look at the count: an envelope of
- * 1 MiB holding 524,288 empty metadata entries (2 bytes each on the wire)
- * costs about 96 bytes per entry (a 32-byte scan record, an 8-byte pointer,
- * a 40-byte message and the allocator's overhead), some 48 MiB for one
- * call, and any repeated field of a payload does the same. So both unpacks
- * of a call draw on one budget of DECODE_FACTOR times the request limit,
- * counting live bytes and a 16-byte header per block; a request that needs
- * more fails to decode and is answered RESOURCE_EXHAUSTED.
+ * 1 MiB holding 524,287 empty metadata entries (2 bytes each on the wire)
+ * costs about 110 bytes per entry (a 32-byte scan record, an 8-byte
+ * pointer, a 40-byte message and the allocators' overhead), 56 MiB for one
+ * call; 1 MiB of empty ingest rows costs 96 MiB. So both unpacks of a call
+ * draw on one budget of DECODE_FACTOR times the request limit, counting
+ * live bytes and a 16-byte header per block; a request that needs more
+ * fails to decode and is answered RESOURCE_EXHAUSTED.
  *
  * Why 16 times, not a fixed figure: real requests decode to a few times
- * their size (an ingest batch of open data rows, the largest, to about 2.5
+ * their size (an ingest batch of open data rows, the largest, to 4.7
  * times; the others are a few hundred bytes), while degenerate repeated
- * fields reach 20 to 50 times. 16 leaves real requests room whatever
+ * fields reach 50 to 100 times. 16 leaves real requests room whatever
  * --max-request is, and bounds a call to 16 MiB with the default 1 MiB
- * limit (1 GiB with all 64 default workers busy, against 3 GiB before). A
+ * limit (1 GiB with all 64 default workers busy, against 6 GiB before). A
  * fixed 32 MiB would refuse real ingest batches under a raised limit and
- * still allow 48 times under a small one.
+ * still allow 100 times under a small one.
  */
 #define DECODE_FACTOR 16
 
@@ -320,11 +320,16 @@ wire_fail(wire_bad *bad, int depth, const char *why)
 /* Checks the string fields of the message of type d in p[0..len). Returns
  * 0, or -1 with bad filled in. */
 static int
-wire_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p,
-             size_t len, int depth, wire_bad *bad)
+wire_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
+             int depth, wire_bad *bad)
 {
-	const uint8_t *end = p + len;
+	const uint8_t *end;
 
+	/* An empty bytes field is a NULL pointer: no arithmetic on it. */
+	if (len == 0) {
+		return (0);
+	}
+	end = p + len;
 	if (depth > WIRE_MAX_DEPTH) {
 		return (wire_fail(bad, depth - 1, "is nested too deeply"));
 	}

@@ -13,17 +13,20 @@
 #include <sys/stat.h>
 
 #include "auth.h"
+#include "config.h"
 #include "dataset.h"
 #include "dispatch.h"
 #include "import.h"
 #include "ingest.h"
 #include "writer.h"
+#include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "store.h"
 
 #define DEFAULT_URL   "tcp://127.0.0.1:7355"
-#define MAX_LISTEN    16
+#define MAX_LISTEN    CFG_MAX_LISTEN
 #define MAX_FILE_SIZE (1024L * 1024 * 1024)
 
 static const char usage_text[] =
@@ -54,6 +57,13 @@ static const char usage_text[] =
         "  --ingest-expiry SECS   roll back a release opened over the wire\n"
         "                         after SECS without a write (default "
         "1800)\n"
+        "  --http HOST:PORT|off   metrics and health over HTTP "
+        "(default " CFG_DEFAULT_HTTP ")\n"
+        "  -c, --config FILE      read settings from an INI file (default\n"
+        "                         $OFFSTAT_CONFIG); flags beat OFFSTAT_*\n"
+        "                         variables, which beat the file\n"
+        "  --print-config         show the settings in effect and where\n"
+        "                         each came from, then exit\n"
         "  -h, --help             show this help and exit\n"
         "  -V, --version          show the version and exit\n"
         "\n"
@@ -71,6 +81,11 @@ static const char usage_text[] =
         "flight.\n";
 
 typedef struct {
+	cfg         settings; /* flags, environment and file */
+	const char *config_file;
+	bool        print_config;
+	char       *listen; /* split into urls */
+	const char *http;
 	const char *urls[MAX_LISTEN];
 	size_t      nurls;
 	const char *db;
@@ -93,6 +108,8 @@ enum {
 	OPT_ROLE,
 	OPT_READ_AUTH,
 	OPT_INGEST_EXPIRY,
+	OPT_HTTP,
+	OPT_PRINT_CONFIG,
 };
 
 static const struct option long_opts[] = {
@@ -111,6 +128,9 @@ static const struct option long_opts[] = {
         {"role", required_argument, NULL, OPT_ROLE},
         {"read-auth", required_argument, NULL, OPT_READ_AUTH},
         {"ingest-expiry", required_argument, NULL, OPT_INGEST_EXPIRY},
+        {"http", required_argument, NULL, OPT_HTTP},
+        {"config", required_argument, NULL, 'c'},
+        {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
         {NULL, 0, NULL, 0},
 };
 
@@ -123,94 +143,62 @@ usage_error(const char *fmt, const char *arg)
 	return (2);
 }
 
-static int
-parse_size(const char *s, size_t lo, size_t hi, size_t *out)
-{
-	char              *end;
-	unsigned long long v;
-	errno = 0;
-	v     = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo ||
-	    v > hi) {
-		return (-1);
-	}
-	*out = (size_t)v;
-	return (0);
-}
+/* Options that are settings, with the key each one sets. */
+static const struct {
+	int         opt;
+	cfg_key     key;
+	const char *flag;
+} setting_opts[] = {
+        {'l', CFG_LISTEN, "--listen"},
+        {'d', CFG_DB, "--db"},
+        {'D', CFG_DATA_DIR, "--data-dir"},
+        {'w', CFG_WORKERS, "--workers"},
+        {'m', CFG_MAX_REQUEST, "--max-request"},
+        {'L', CFG_LOG_LEVEL, "--log-level"},
+        {'T', CFG_TOKENS, "--tokens"},
+        {OPT_READ_AUTH, CFG_READ_AUTH, "--read-auth"},
+        {OPT_INGEST_EXPIRY, CFG_INGEST_EXPIRY, "--ingest-expiry"},
+        {OPT_HTTP, CFG_HTTP, "--http"},
+};
 
 static int
 parse_args(int argc, char **argv, bool importing, config *c)
 {
-	int opt, lvl;
-	while ((opt = getopt_long(argc, argv, "l:d:D:w:m:L:T:hV", long_opts,
+	int  opt;
+	char err[512];
+
+	while ((opt = getopt_long(argc, argv, "l:d:D:w:m:L:T:c:hV", long_opts,
 	                          NULL)) != -1) {
+		size_t i;
+		for (i = 0; i < sizeof(setting_opts) / sizeof(setting_opts[0]);
+		     i++) {
+			if (setting_opts[i].opt == opt) {
+				break;
+			}
+		}
+		if (i < sizeof(setting_opts) / sizeof(setting_opts[0])) {
+			if (cfg_flag(&c->settings, setting_opts[i].key,
+			             setting_opts[i].flag, optarg, err,
+			             sizeof(err)) != 0) {
+				return (usage_error("%s", err));
+			}
+			continue;
+		}
 		switch (opt) {
-		case 'l':
-			if (c->nurls == MAX_LISTEN) {
-				return (usage_error("at most %s listeners",
-				                    "16"));
-			}
-			c->urls[c->nurls++] = optarg;
-			break;
-		case 'd':
-			c->db = optarg;
-			break;
-		case 'D':
-			c->data_dir = optarg;
-			break;
-		case 'w':
-			if (parse_size(optarg, 1, 4096, &c->workers) != 0) {
-				return (usage_error(
-				        "--workers '%s': give 1 to 4096",
-				        optarg));
-			}
-			break;
-		case 'm':
-			if (parse_size(optarg, 1024, 256u << 20,
-			               &c->max_request) != 0) {
-				return (usage_error("--max-request '%s': give "
-				                    "1024 to 268435456 bytes",
-				                    optarg));
-			}
-			break;
-		case 'L':
-			if ((lvl = log_level_parse(optarg)) < 0) {
-				return (usage_error("--log-level '%s': give "
-				                    "debug, info, warn, error "
-				                    "or off",
-				                    optarg));
-			}
-			log_set_level((log_level)lvl);
-			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(0);
 		case 'V':
 			printf("offstatd %s\n", OFFSTAT_VERSION_STRING);
 			exit(0);
-		case 'T':
-			c->tokens = optarg;
+		case 'c':
+			c->config_file = optarg;
+			break;
+		case OPT_PRINT_CONFIG:
+			c->print_config = true;
 			break;
 		case OPT_ROLE:
 			c->role = optarg;
-			break;
-		case OPT_READ_AUTH:
-			if (strcmp(optarg, "auto") != 0 &&
-			    strcmp(optarg, "required") != 0 &&
-			    strcmp(optarg, "open") != 0) {
-				return (usage_error("--read-auth '%s': give "
-				                    "auto, required or open",
-				                    optarg));
-			}
-			c->read_auth = optarg;
-			break;
-		case OPT_INGEST_EXPIRY:
-			if (parse_size(optarg, 1, 30u * 86400,
-			               &c->ingest_expiry) != 0) {
-				return (usage_error("--ingest-expiry '%s': give "
-				                    "1 to 2592000 seconds",
-				                    optarg));
-			}
 			break;
 		case OPT_SKIP_BAD:
 		case OPT_SOURCE:
@@ -230,6 +218,62 @@ parse_args(int argc, char **argv, bool importing, config *c)
 		default:
 			return (usage_error("%s", "bad option"));
 		}
+	}
+	return (0);
+}
+
+/*
+ * Adds the file and environment layers under the flags, and reads the
+ * settings into c. Returns 0, 2 on bad configuration (the message names
+ * the key), or -1 when --print-config printed it.
+ */
+static int
+resolve_config(config *c)
+{
+	char        err[1024];
+	const char *file = c->config_file;
+	const char *v;
+
+	if (file == NULL && (v = getenv("OFFSTAT_CONFIG")) != NULL &&
+	    v[0] != '\0') {
+		file = v;
+	}
+	if ((file != NULL &&
+	     cfg_file(&c->settings, file, err, sizeof(err)) != 0) ||
+	    cfg_env(&c->settings, err, sizeof(err)) != 0) {
+		fprintf(stderr, "offstatd: bad configuration: %s\n", err);
+		return (2);
+	}
+	if (c->print_config) {
+		cfg_print(&c->settings, stdout);
+		return (-1);
+	}
+	if ((v = cfg_get(&c->settings, CFG_LISTEN)) != NULL) {
+		/* Checked already: at most MAX_LISTEN URLs. */
+		if ((c->listen = strdup(v)) == NULL) {
+			fprintf(stderr, "offstatd: out of memory\n");
+			return (1);
+		}
+		for (char *save = NULL,
+		          *u    = strtok_r(c->listen, ", \t", &save);
+		     u != NULL && c->nurls < MAX_LISTEN;
+		     u = strtok_r(NULL, ", \t", &save)) {
+			c->urls[c->nurls++] = u;
+		}
+	}
+	if ((v = cfg_get(&c->settings, CFG_LOG_LEVEL)) != NULL) {
+		log_set_level((log_level)log_level_parse(v));
+	}
+	c->db            = cfg_get(&c->settings, CFG_DB);
+	c->data_dir      = cfg_get(&c->settings, CFG_DATA_DIR);
+	c->tokens        = cfg_get(&c->settings, CFG_TOKENS);
+	c->read_auth     = cfg_get(&c->settings, CFG_READ_AUTH);
+	c->workers       = cfg_size(&c->settings, CFG_WORKERS, 0);
+	c->max_request   = cfg_size(&c->settings, CFG_MAX_REQUEST, 0);
+	c->ingest_expiry = cfg_size(&c->settings, CFG_INGEST_EXPIRY, 0);
+	c->http          = cfg_get(&c->settings, CFG_HTTP);
+	if (c->http == NULL) {
+		c->http = CFG_DEFAULT_HTTP;
 	}
 	return (0);
 }
@@ -489,14 +533,15 @@ run_token(config *c, int argc, char **argv)
 static int
 run_server(config *c)
 {
-	store      *st;
-	snapshot   *snap;
-	server     *srv;
-	sigset_t    sigs;
-	int         sig;
-	char        err[512];
-	server_opts so        = {0};
-	auth       *tokens_db = NULL;
+	store       *st;
+	snapshot    *snap;
+	server      *srv;
+	sigset_t     sigs;
+	int          sig;
+	char         err[512];
+	server_opts  so        = {0};
+	auth        *tokens_db = NULL;
+	http_server *web       = NULL;
 
 	if (c->nurls == 0) {
 		c->urls[c->nurls++] = DEFAULT_URL;
@@ -518,18 +563,37 @@ run_server(config *c)
 		return (1);
 	}
 	free(tokens);
+	metrics_set_auth(tokens_db);
+	/* Up before the data loads: /healthz answers and /readyz says 503
+	 * until the listeners are up. */
+	if (strcmp(c->http, "off") != 0 &&
+	    http_start(&web, c->http, err, sizeof(err)) != 0) {
+		/* Asked for: an error. The default port may be another
+		 * offstatd's on the same machine: go on without it. */
+		if (cfg_get(&c->settings, CFG_HTTP) != NULL) {
+			fprintf(stderr, "offstatd: %s\n", err);
+			auth_close(tokens_db);
+			return (1);
+		}
+		log_warn("serving without metrics and health",
+		         "reason=\"default HTTP address in use\" addr=%s "
+		         "hint=\"set --http HOST:PORT or --http off\"",
+		         c->http);
+	}
 	if (open_store(c, &st, &snap) != 0) {
+		http_stop(web);
 		auth_close(tokens_db);
 		return (1);
 	}
 	snapshot_publish(snap);
 	handlers_started();
-	if (ingest_init(st, c->ingest_expiry ? (unsigned)c->ingest_expiry
-	                                     : 1800,
+	if (ingest_init(st,
+	                c->ingest_expiry ? (unsigned)c->ingest_expiry : 1800,
 	                err, sizeof(err)) != 0 ||
 	    writer_start(ingest_sweep, 1000) != 0) {
 		fprintf(stderr, "offstatd: starting the writer: %s\n", err);
 		ingest_fini();
+		http_stop(web);
 		snapshot_clear();
 		store_close(st);
 		auth_close(tokens_db);
@@ -545,11 +609,13 @@ run_server(config *c)
 		fprintf(stderr, "offstatd: %s\n", err);
 		writer_stop();
 		ingest_fini();
+		http_stop(web);
 		snapshot_clear();
 		store_close(st);
 		auth_close(tokens_db);
 		return (1);
 	}
+	metrics_set_listening(true);
 	log_info("access", "reads=%s writes=writer-token",
 	         so.reads_need_token ? "reader-token" : "open");
 	{
@@ -569,11 +635,14 @@ run_server(config *c)
 	} while (sig != SIGINT && sig != SIGTERM);
 	log_info("stopping", "signal=%s",
 	         sig == SIGINT ? "SIGINT" : "SIGTERM");
+	metrics_set_listening(false);
 	unsigned long long served = server_served(srv);
 	/* Writes already queued finish (a commit in progress completes)
 	 * before the socket closes; later ones are answered in place. */
 	writer_stop();
 	server_stop(srv, 5000);
+	/* Scrapes read the tokens' failure count: stop them first. */
+	http_stop(web);
 	ingest_fini();
 	snapshot_clear();
 	store_close(st);
@@ -582,29 +651,44 @@ run_server(config *c)
 	return (0);
 }
 
+static int
+run(int argc, char **argv, config *c)
+{
+	int  rv;
+	bool token  = argc > 1 && strcmp(argv[1], "token") == 0;
+	bool import = argc > 1 && strcmp(argv[1], "import") == 0;
+
+	if (token || import) {
+		argc--;
+		argv++;
+	}
+	if ((rv = parse_args(argc, argv, token || import, c)) != 0) {
+		return (rv);
+	}
+	if (!token && !import && optind < argc) {
+		return (usage_error("unexpected argument '%s'", argv[optind]));
+	}
+	if ((rv = resolve_config(c)) != 0) {
+		return (rv < 0 ? 0 : rv);
+	}
+	if (token) {
+		return (run_token(c, argc - optind, argv + optind));
+	}
+	if (import) {
+		return (run_import(c, argc - optind, argv + optind));
+	}
+	return (run_server(c));
+}
+
 int
 main(int argc, char **argv)
 {
 	config c = {0};
 	int    rv;
 
-	if (argc > 1 && strcmp(argv[1], "token") == 0) {
-		if ((rv = parse_args(argc - 1, argv + 1, true, &c)) != 0) {
-			return (rv);
-		}
-		return (run_token(&c, argc - 1 - optind, argv + 1 + optind));
-	}
-	if (argc > 1 && strcmp(argv[1], "import") == 0) {
-		if ((rv = parse_args(argc - 1, argv + 1, true, &c)) != 0) {
-			return (rv);
-		}
-		return (run_import(&c, argc - 1 - optind, argv + 1 + optind));
-	}
-	if ((rv = parse_args(argc, argv, false, &c)) != 0) {
-		return (rv);
-	}
-	if (optind < argc) {
-		return (usage_error("unexpected argument '%s'", argv[optind]));
-	}
-	return (run_server(&c));
+	metrics_init();
+	rv = run(argc, argv, &c);
+	cfg_free(&c.settings);
+	free(c.listen);
+	return (rv);
 }

@@ -1,6 +1,7 @@
 #include "query.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,10 +28,25 @@ typedef struct {
 	const char *pop_source;
 } qv;
 
+/*
+ * Figures of one offence and source, as of one release, for two periods
+ * (a trend's base and end), by area: direct() results a reply has already
+ * worked out. A comparison asks for each member of a region, then again
+ * for each member of the country around it, and so on up.
+ */
+struct q_memo {
+	int      offence;
+	int      source;
+	uint64_t as_of;
+	period   p[2];
+	qv     **v[2]; /* per area; NULL until worked out */
+};
+
 int
 q_sources_init(rpc_ctx *ctx, q_sources *qs)
 {
 	qs->used = arena_calloc(&ctx->mem, ctx->snap->nsources + 1, 1);
+	qs->memo = NULL;
 	return (qs->used != NULL ? 0 : -1);
 }
 
@@ -160,11 +176,58 @@ q_period(rpc_ctx *ctx, const Offstat__V1__Period *in, const char *what,
 	return (0);
 }
 
+/*
+ * The label of every period the wire allows, made once: a series reply
+ * labels dozens of periods, and formatting each costs more than the rest
+ * of its point. Slot 0 of a year is the year, 1 to 4 its quarters, 5 to 8
+ * the rolling years ending with them.
+ */
+#define LABEL_YEARS (PERIOD_MAX_YEAR - PERIOD_MIN_YEAR + 1)
+static char           labels[LABEL_YEARS][9][PERIOD_LABEL_MAX];
+static pthread_once_t labels_once = PTHREAD_ONCE_INIT;
+
+static void
+labels_make(void)
+{
+	for (int y = 0; y < LABEL_YEARS; y++) {
+		for (int k = 0; k < 9; k++) {
+			period p = {(uint16_t)(PERIOD_MIN_YEAR + y),
+			            (uint8_t)(k == 0 ? 0 : (k - 1) % 4 + 1),
+			            (uint8_t)(k == 0  ? PERIOD_YEAR
+			                      : k < 5 ? PERIOD_QUARTER
+			                              : PERIOD_ROLLING)};
+			period_label(&p, labels[y][k], PERIOD_LABEL_MAX);
+		}
+	}
+}
+
+/* p's label: from the table when it holds p, else made in the arena. */
+static char *
+label_of(rpc_ctx *ctx, const period *p)
+{
+	char label[PERIOD_LABEL_MAX];
+	int  k = -1;
+
+	if (p->kind == PERIOD_YEAR && p->quarter == 0) {
+		k = 0;
+	} else if (p->quarter >= 1 && p->quarter <= 4) {
+		k = p->kind == PERIOD_QUARTER   ? p->quarter
+		    : p->kind == PERIOD_ROLLING ? 4 + p->quarter
+		                                : -1;
+	}
+	if (k >= 0 && p->year >= PERIOD_MIN_YEAR &&
+	    p->year <= PERIOD_MAX_YEAR) {
+		(void)pthread_once(&labels_once, labels_make);
+		return (labels[p->year - PERIOD_MIN_YEAR][k]);
+	}
+	return (arena_strdup(&ctx->mem,
+	                     period_label(p, label, sizeof(label))));
+}
+
 Offstat__V1__Period *
 q_period_msg(rpc_ctx *ctx, const period *p)
 {
 	Offstat__V1__Period *m = arena_alloc(&ctx->mem, sizeof(*m));
-	char                 label[PERIOD_LABEL_MAX];
 	if (m == NULL) {
 		return (NULL);
 	}
@@ -172,8 +235,7 @@ q_period_msg(rpc_ctx *ctx, const period *p)
 	m->year    = p->year;
 	m->quarter = p->quarter;
 	m->kind    = (Offstat__V1__PeriodKind)p->kind;
-	m->text =
-	        arena_strdup(&ctx->mem, period_label(p, label, sizeof(label)));
+	m->text    = label_of(ctx, p);
 	return (m);
 }
 
@@ -274,9 +336,9 @@ static const snap_entry *
 cell(rpc_ctx *ctx, int area, int offence, const period *p, int source,
      size_t *n)
 {
-	const snap_entry *e =
-	        snapshot_cell_as_of(ctx->snap, (uint32_t)area,
-	                            (uint32_t)offence, p, ctx->as_of, &ctx->mem, n);
+	const snap_entry *e = snapshot_cell_as_of(ctx->snap, (uint32_t)area,
+	                                          (uint32_t)offence, p,
+	                                          ctx->as_of, &ctx->mem, n);
 	if (source < 0 || *n == 0) {
 		return (e);
 	}
@@ -329,20 +391,71 @@ stored(rpc_ctx *ctx, int area, int offence, const period *p, int source, qv *v)
 	}
 }
 
-/* Adds part to sum; the sum keeps one source only while all agree. */
-static void
-accumulate(qv *sum, const qv *part, bool first)
+/*
+ * What a sum of quarters takes from each: stored() without the note and
+ * the alternatives, which only a figure shown on its own needs.
+ */
+static bool
+stored_part(rpc_ctx *ctx, int area, int offence, const period *p, int source,
+            uint64_t *count, unsigned *flags, int *src)
 {
-	sum->count += part->count;
-	sum->flags |= part->flags &
-	              (FLAG_PROVISIONAL | FLAG_REVISED | FLAG_ESTIMATED |
-	               FLAG_CONFLICT | FLAG_INCOMPLETE);
+	size_t            n;
+	const snap_entry *e = cell(ctx, area, offence, p, source, &n);
+
+	if (n == 0) {
+		return (false);
+	}
+	*count = e[0].value;
+	*flags = e[0].flags;
+	*src   = (int)e[0].source;
+	for (size_t i = 1; i < n; i++) {
+		if (e[i].value != e[0].value) {
+			*flags |= FLAG_CONFLICT;
+		}
+	}
+	return (true);
+}
+
+/* Adds a part to sum; the sum keeps one source only while all agree. */
+static void
+accumulate(qv *sum, uint64_t count, unsigned flags, int source, bool first)
+{
+	sum->count += count;
+	sum->flags |=
+	        flags & (FLAG_PROVISIONAL | FLAG_REVISED | FLAG_ESTIMATED |
+	                 FLAG_CONFLICT | FLAG_INCOMPLETE);
 	if (first) {
-		sum->source = part->source;
-	} else if (sum->source != part->source) {
+		sum->source = source;
+	} else if (sum->source != source) {
 		sum->source = -1;
 	}
 	sum->present = true;
+}
+
+/*
+ * "sum of 3 of 4 quarters (Q1, 2, 4)" for the quarters in have (bit i:
+ * quarter i + 1). Only part-years need it, so the common case of four
+ * quarters formats nothing.
+ */
+static const char *
+part_year_note(rpc_ctx *ctx, const period *p, unsigned got, unsigned have)
+{
+	char   which[16];
+	size_t l = 0;
+
+	for (int i = 0; i < 4; i++) {
+		if (have & (1u << i)) {
+			if (l > 0) {
+				which[l++] = ',';
+				which[l++] = ' ';
+			}
+			which[l++] = (char)('1' + i);
+		}
+	}
+	which[l] = '\0';
+	return (arena_printf(&ctx->mem, "sum of %u of 4 quarters (%s%s)", got,
+	                     p->kind == PERIOD_YEAR ? "Q" : "quarters ",
+	                     which));
 }
 
 /*
@@ -353,8 +466,8 @@ static void
 direct(rpc_ctx *ctx, int area, int offence, const period *p, int source, qv *v)
 {
 	period   q[4];
-	unsigned got       = 0;
-	char     which[16] = "";
+	unsigned got  = 0;
+	unsigned have = 0; /* bit i: quarter i + 1 has a figure */
 
 	stored(ctx, area, offence, p, source, v);
 	if (v->present || p->kind == PERIOD_QUARTER) {
@@ -384,14 +497,14 @@ direct(rpc_ctx *ctx, int area, int offence, const period *p, int source, qv *v)
 	memset(&sum, 0, sizeof(sum));
 	sum.source = -1;
 	for (int i = 0; i < 4; i++) {
-		qv part;
-		stored(ctx, area, offence, &q[i], source, &part);
-		if (part.present) {
-			accumulate(&sum, &part, got == 0);
+		uint64_t count;
+		unsigned flags;
+		int      src;
+		if (stored_part(ctx, area, offence, &q[i], source, &count,
+		                &flags, &src)) {
+			accumulate(&sum, count, flags, src, got == 0);
 			got++;
-			size_t l = strlen(which);
-			snprintf(which + l, sizeof(which) - l, "%s%d",
-			         l ? ", " : "", i + 1);
+			have |= 1u << i;
 		}
 	}
 	if (got == 0) {
@@ -400,11 +513,85 @@ direct(rpc_ctx *ctx, int area, int offence, const period *p, int source, qv *v)
 	*v = sum;
 	if (got < 4) {
 		v->flags |= FLAG_INCOMPLETE;
-		v->note = arena_printf(
-		        &ctx->mem, "sum of %u of 4 quarters (%s%s)", got,
-		        p->kind == PERIOD_YEAR ? "Q" : "quarters ", which);
+		v->note = part_year_note(ctx, p, got, have);
 	} else {
 		v->note = "sum of 4 quarters";
+	}
+}
+
+/* Starts the memo of qs for a trend of offence from base to end. */
+static void
+memo_start(rpc_ctx *ctx, q_sources *qs, int offence, const period *base,
+           const period *end, int source)
+{
+	struct q_memo *m = qs != NULL ? qs->memo : NULL;
+	size_t         n = ctx->snap->nareas;
+
+	if (qs == NULL) {
+		return;
+	}
+	if (m != NULL && m->offence == offence && m->source == source &&
+	    m->as_of == ctx->as_of && period_equal(&m->p[0], base) &&
+	    period_equal(&m->p[1], end)) {
+		return;
+	}
+	/* Another comparison: start afresh (the old memo stays in the
+	 * arena until the reply is done). */
+	if ((m = arena_alloc(&ctx->mem, sizeof(*m))) == NULL ||
+	    (m->v[0] = arena_calloc(&ctx->mem, n + 1, sizeof(qv *))) == NULL ||
+	    (m->v[1] = arena_calloc(&ctx->mem, n + 1, sizeof(qv *))) == NULL) {
+		qs->memo = NULL;
+		return;
+	}
+	m->offence = offence;
+	m->source  = source;
+	m->as_of   = ctx->as_of;
+	m->p[0]    = *base;
+	m->p[1]    = *end;
+	qs->memo   = m;
+}
+
+/*
+ * direct(), through the memo of qs when it holds this figure's kind: the
+ * figure, in the arena, or NULL when out of memory.
+ */
+static const qv *
+direct_ref(rpc_ctx *ctx, q_sources *qs, int area, int offence, const period *p,
+           int source)
+{
+	struct q_memo *m = qs != NULL ? qs->memo : NULL;
+	int            i = -1;
+	qv            *c;
+
+	if (m != NULL && m->offence == offence && m->source == source &&
+	    m->as_of == ctx->as_of) {
+		i = period_equal(&m->p[0], p)   ? 0
+		    : period_equal(&m->p[1], p) ? 1
+		                                : -1;
+	}
+	if (i >= 0 && m->v[i][area] != NULL) {
+		return (m->v[i][area]);
+	}
+	if ((c = arena_alloc_raw(&ctx->mem, sizeof(*c))) == NULL) {
+		return (NULL);
+	}
+	direct(ctx, area, offence, p, source, c);
+	if (i >= 0) {
+		m->v[i][area] = c;
+	}
+	return (c);
+}
+
+/* direct_ref() into v. */
+static void
+direct_memo(rpc_ctx *ctx, q_sources *qs, int area, int offence,
+            const period *p, int source, qv *v)
+{
+	const qv *c = direct_ref(ctx, qs, area, offence, p, source);
+	if (c != NULL) {
+		*v = *c;
+	} else {
+		direct(ctx, area, offence, p, source, v);
 	}
 }
 
@@ -414,48 +601,65 @@ is_aggregate(const snap_area *a)
 	return (a->nmembers > 0);
 }
 
-/* The sum over an aggregate's members; members only when mask allows. */
+/* Starts v as the sum over the members of aggregate a. */
 static void
-member_sum(rpc_ctx *ctx, int area, int offence, const period *p, int source,
-           const bool *mask, qv *v)
+member_start(rpc_ctx *ctx, const snap_area *a, qv *v)
 {
-	const snap_area *a = &ctx->snap->areas[area];
-
 	memset(v, 0, sizeof(*v));
 	v->source   = -1;
 	v->method   = OFFSTAT__V1__COVERAGE__METHOD__SUM_OF_MEMBERS;
 	v->expected = (unsigned)a->nmembers;
 	v->missing  = arena_calloc(&ctx->mem, a->nmembers, sizeof(int));
-	for (size_t k = 0; k < a->nmembers; k++) {
-		qv part;
-		if (mask == NULL || mask[k]) {
-			direct(ctx, a->members[k], offence, p, source, &part);
+}
+
+/* Adds member k of a, whose figure is part (NULL: left out), to v. */
+static void
+member_add(rpc_ctx *ctx, const snap_area *a, size_t k, const qv *part, qv *v)
+{
+	if (part != NULL && part->present) {
+		const snap_area *m = &ctx->snap->areas[a->members[k]];
+		accumulate(v, part->count, part->flags, part->source,
+		           v->got == 0);
+		/* A rate needs every contributing member's population; one
+		 * unknown makes the sum's unknown. */
+		if (v->got == 0) {
+			v->pop        = m->population;
+			v->pop_u18    = m->under18;
+			v->pop_source = m->population_source;
+		} else if (m->population == 0 || v->pop == 0) {
+			v->pop = v->pop_u18 = 0;
 		} else {
-			part.present = false;
+			v->pop += m->population;
+			v->pop_u18 += m->under18;
 		}
-		if (part.present) {
-			const snap_area *m = &ctx->snap->areas[a->members[k]];
-			accumulate(v, &part, v->got == 0);
-			/* A rate needs every contributing member's
-			 * population; one unknown makes the sum's unknown. */
-			if (v->got == 0) {
-				v->pop        = m->population;
-				v->pop_u18    = m->under18;
-				v->pop_source = m->population_source;
-			} else if (m->population == 0 || v->pop == 0) {
-				v->pop = v->pop_u18 = 0;
-			} else {
-				v->pop += m->population;
-				v->pop_u18 += m->under18;
-			}
-			v->got++;
-		} else if (v->missing != NULL) {
-			v->missing[v->nmissing++] = a->members[k];
-		}
+		v->got++;
+	} else if (v->missing != NULL) {
+		v->missing[v->nmissing++] = a->members[k];
 	}
+}
+
+static void
+member_end(qv *v)
+{
 	if (v->got > 0 && v->nmissing > 0) {
 		v->flags |= FLAG_INCOMPLETE;
 	}
+}
+
+/* The sum over an aggregate's members. */
+static void
+member_sum(rpc_ctx *ctx, int area, int offence, const period *p, int source,
+           qv *v)
+{
+	const snap_area *a = &ctx->snap->areas[area];
+
+	member_start(ctx, a, v);
+	for (size_t k = 0; k < a->nmembers; k++) {
+		qv part;
+		direct(ctx, a->members[k], offence, p, source, &part);
+		member_add(ctx, a, k, &part, v);
+	}
+	member_end(v);
 }
 
 /* A figure stored for the area itself covers the area's population. */
@@ -497,7 +701,7 @@ resolve(rpc_ctx *ctx, int area, int offence, const period *p, int source,
 			        (unsigned)ctx->snap->areas[area].nmembers;
 			v->got = v->expected;
 		} else {
-			member_sum(ctx, area, offence, p, source, NULL, v);
+			member_sum(ctx, area, offence, p, source, v);
 		}
 	}
 	finish(ctx, offence, p, v);
@@ -517,9 +721,13 @@ flag_list(rpc_ctx *ctx, unsigned flags, size_t *n)
 	return (f);
 }
 
-/* A rate per 100,000 with the exact Poisson interval of its count. */
+/*
+ * A rate per 100,000 with the exact Poisson interval of its count, whose
+ * bounds (ci[0], ci[1]) the caller worked out once for both populations;
+ * ci is NULL when they could not be.
+ */
 static Offstat__V1__Rate *
-rate_msg(rpc_ctx *ctx, const qv *v, uint64_t pop)
+rate_msg(rpc_ctx *ctx, const qv *v, uint64_t pop, const double *ci)
 {
 	Offstat__V1__Rate *r = arena_alloc(&ctx->mem, sizeof(*r));
 	double             lo, hi;
@@ -528,10 +736,11 @@ rate_msg(rpc_ctx *ctx, const qv *v, uint64_t pop)
 		return (NULL);
 	}
 	offstat__v1__rate__init(r);
-	if (!v->present || pop == 0 ||
-	    stats_poisson_ci(v->count, ctx->confidence, &lo, &hi) != 0) {
+	if (!v->present || pop == 0 || ci == NULL) {
 		return (r);
 	}
+	lo                   = ci[0];
+	hi                   = ci[1];
 	r->known             = true;
 	r->population        = pop;
 	r->population_source = (char *)(v->pop_source ? v->pop_source : "");
@@ -560,8 +769,11 @@ value_msg(rpc_ctx *ctx, const period *p, const qv *v, q_sources *qs)
 			return (NULL);
 		}
 		offstat__v1__rates__init(r);
-		r->people  = rate_msg(ctx, v, v->pop);
-		r->under18 = rate_msg(ctx, v, v->pop_u18);
+		double ci[2];
+		bool   ok = stats_poisson_ci(v->count, ctx->confidence, &ci[0],
+		                             &ci[1]) == 0;
+		r->people = rate_msg(ctx, v, v->pop, ok ? ci : NULL);
+		r->under18 = rate_msg(ctx, v, v->pop_u18, ok ? ci : NULL);
 		m->rates   = r;
 	}
 	if (v->source >= 0) {
@@ -833,10 +1045,10 @@ q_versus(rpc_ctx *ctx, const Offstat__V1__Trend *s, int subject,
 static const char *
 aggregate_pair(rpc_ctx *ctx, Offstat__V1__Trend *t, int area, int offence,
                const period *base, const period *end, int source, int subject,
-               qv *vb, qv *ve)
+               q_sources *qs, qv *vb, qv *ve)
 {
 	const snap_area *a = &ctx->snap->areas[area];
-	bool            *both;
+	const qv       **mb, **me; /* each member's figures, worked out once */
 	size_t           nboth = 0, nother = 0;
 
 	if (vb->present && ve->present) {
@@ -848,16 +1060,25 @@ aggregate_pair(rpc_ctx *ctx, Offstat__V1__Trend *t, int area, int offence,
 		                           vb->got, NULL, 0);
 		return ("");
 	}
-	if ((both = arena_calloc(&ctx->mem, a->nmembers, 1)) == NULL) {
+	/* Filled whole below: no need to zero them. Member counts are
+	 * bounded by the number of areas. */
+	mb = arena_alloc_raw(&ctx->mem, a->nmembers * sizeof(*mb));
+	me = arena_alloc_raw(&ctx->mem, a->nmembers * sizeof(*me));
+	if (mb == NULL || me == NULL) {
 		return ("");
 	}
 	for (size_t k = 0; k < a->nmembers; k++) {
-		qv mb, me;
-		direct(ctx, a->members[k], offence, base, source, &mb);
-		direct(ctx, a->members[k], offence, end, source, &me);
-		both[k] = mb.present && me.present;
-		nboth += both[k];
-		nother += both[k] && a->members[k] != subject;
+		mb[k] = direct_ref(ctx, qs, a->members[k], offence, base,
+		                   source);
+		me[k] = direct_ref(ctx, qs, a->members[k], offence, end,
+		                   source);
+		if (mb[k] == NULL || me[k] == NULL) {
+			return ("");
+		}
+		if (mb[k]->present && me[k]->present) {
+			nboth++;
+			nother += a->members[k] != subject;
+		}
 	}
 	if (nother == 0 || nboth * 2 < a->nmembers) {
 		/* Too few members to stand for the area: show what was
@@ -882,8 +1103,16 @@ aggregate_pair(rpc_ctx *ctx, Offstat__V1__Trend *t, int area, int offence,
 		        nboth, a->nmembers));
 	}
 	qv pb = *vb, pe = *ve;
-	member_sum(ctx, area, offence, base, source, both, vb);
-	member_sum(ctx, area, offence, end, source, both, ve);
+	/* Like for like: members with figures for both periods only. */
+	member_start(ctx, a, vb);
+	member_start(ctx, a, ve);
+	for (size_t k = 0; k < a->nmembers; k++) {
+		bool both = mb[k]->present && me[k]->present;
+		member_add(ctx, a, k, both ? mb[k] : NULL, vb);
+		member_add(ctx, a, k, both ? me[k] : NULL, ve);
+	}
+	member_end(vb);
+	member_end(ve);
 	t->coverage = coverage_msg(
 	        ctx, OFFSTAT__V1__COVERAGE__METHOD__SUM_OF_MEMBERS,
 	        (unsigned)a->nmembers, (unsigned)nboth, vb->missing,
@@ -927,13 +1156,14 @@ q_trend(rpc_ctx *ctx, int area, int offence, const period *base,
 	offstat__v1__trend__init(t);
 	t->area = q_area_msg(ctx, area);
 
-	direct(ctx, area, offence, base, source, &vb);
-	direct(ctx, area, offence, end, source, &ve);
+	memo_start(ctx, qs, offence, base, end, source);
+	direct_memo(ctx, qs, area, offence, base, source, &vb);
+	direct_memo(ctx, qs, area, offence, end, source, &ve);
 	own_population(ctx, area, &vb);
 	own_population(ctx, area, &ve);
 	if (is_aggregate(a)) {
 		note = aggregate_pair(ctx, t, area, offence, base, end, source,
-		                      subject, &vb, &ve);
+		                      subject, qs, &vb, &ve);
 	}
 	finish(ctx, offence, base, &vb);
 	finish(ctx, offence, end, &ve);
@@ -1024,6 +1254,8 @@ q_summary(rpc_ctx *ctx, int offence, const Offstat__V1__Trend *s,
 		                     s->base_value->period->text,
 		                     s->end_value->period->text, s->note));
 	}
+	const char *lvl = level(ctx);
+
 	text = arena_printf(
 	        &ctx->mem,
 	        "%s recorded %llu %s offences (%s) in %s, %s from %llu in %s",
@@ -1042,9 +1274,9 @@ q_summary(rpc_ctx *ctx, int offence, const Offstat__V1__Trend *s,
 		                       &ctx->mem,
 		                       "more than chance would explain at "
 		                       "%s confidence",
-		                       level(ctx))
+		                       lvl)
 		             : "within what chance alone could produce",
-		        ct->estimate, level(ctx), ct->lower, ct->upper);
+		        ct->estimate, lvl, ct->lower, ct->upper);
 	}
 	text = arena_printf(&ctx->mem, "%s.", text);
 	/* The nearest comparator that can be tested, or failing that one
@@ -1066,7 +1298,7 @@ q_summary(rpc_ctx *ctx, int offence, const Offstat__V1__Trend *s,
 			                : "",
 			        the_name(ctx, c->area->kind, c->area->name,
 			                 false),
-			        c->percent_change, level(ctx));
+			        c->percent_change, lvl);
 			break;
 		}
 		if (c->n_published_changes > 0) {

@@ -14,9 +14,17 @@
  * error status and return -1 (or NULL) when the input is bad.
  */
 
-/* Which sources a reply names, to list them once at its end. */
+struct q_memo;
+
+/*
+ * What one reply has gathered so far: which sources it names, to list them
+ * once at its end, and the figures of a comparison already worked out, so
+ * that an area that is both a comparator's member and another's is summed
+ * once.
+ */
 typedef struct {
-	bool *used; /* one per snapshot source */
+	bool          *used; /* one per snapshot source */
+	struct q_memo *memo; /* NULL until a trend needs it */
 } q_sources;
 
 int q_sources_init(rpc_ctx *ctx, q_sources *qs);

@@ -12,8 +12,10 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/util/platform.h>
 
+#include "auth.h"
 #include "dispatch.h"
 #include "log.h"
+#include "metrics.h"
 #include "writer.h"
 
 #define DEFAULT_WORKERS 64
@@ -21,13 +23,21 @@
 
 typedef enum { W_INIT, W_RECV, W_SEND } wstate;
 
+/*
+ * One context's state machine. Its callbacks never run at once, so its
+ * counters have one writer each; they are atomic for the threads that read
+ * them, and kept per worker so that workers on different CPUs do not fight
+ * over one cache line for every request.
+ */
 typedef struct worker {
-	server  *srv;
-	nng_aio *aio;
-	nng_ctx  ctx;
-	wstate   state;
-	uint64_t t0;
-	nng_msg *req; /* a write waiting for the writer thread */
+	server       *srv;
+	nng_aio      *aio;
+	nng_ctx       ctx;
+	wstate        state;
+	uint64_t      t0;
+	nng_msg      *req;    /* a write waiting for the writer thread */
+	atomic_bool   busy;   /* between receive and sent */
+	atomic_ullong served; /* replies sent */
 } worker;
 
 struct server {
@@ -36,8 +46,6 @@ struct server {
 	size_t        nworkers;
 	dispatch_opts dopts;
 	atomic_bool   stopping;
-	atomic_int    busy; /* workers between receive and sent */
-	atomic_ullong served;
 };
 
 static uint64_t
@@ -46,6 +54,24 @@ now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+}
+
+static void
+set_busy(worker *w, bool busy)
+{
+	atomic_store_explicit(&w->busy, busy, memory_order_release);
+}
+
+/* Workers between receive and sent. */
+static int
+busy_workers(server *s)
+{
+	int n = 0;
+	for (size_t i = 0; i < s->nworkers; i++) {
+		n += atomic_load_explicit(&s->workers[i].busy,
+		                          memory_order_acquire);
+	}
+	return (n);
 }
 
 static void
@@ -73,7 +99,7 @@ answer(worker *w, nng_msg *msg)
 		 * the peer's REQ retries or times out. */
 		log_error("out of memory answering a request", NULL);
 		nng_msg_free(msg);
-		atomic_fetch_sub(&s->busy, 1);
+		set_busy(w, false);
 		receive(w);
 		return;
 	}
@@ -83,16 +109,16 @@ answer(worker *w, nng_msg *msg)
 	if (nng_msg_append(msg, out, outlen) != 0) {
 		free(out);
 		nng_msg_free(msg);
-		atomic_fetch_sub(&s->busy, 1);
+		set_busy(w, false);
 		receive(w);
 		return;
 	}
 	free(out);
+	metrics_request(info.method, info.code, now_ns() - w->t0);
 	if (info.auth_failed) {
-		/* Never the token itself: only that one was refused. */
-		log_warn("authentication failed",
-		         "method=%s request_id=\"%s\"", info.method,
-		         info.request_id);
+		/* Never the token itself: only that one was refused, and
+		 * at most a few lines a second whatever a client sends. */
+		auth_log_refused(s->dopts.auth, info.method, info.request_id);
 	} else if (info.code != OFFSTAT__V1__CODE__OK) {
 		log_info("request failed",
 		         "method=%s code=%s request_id=\"%s\"", info.method,
@@ -121,9 +147,9 @@ answer_write(void *arg)
 static void
 worker_cb(void *arg)
 {
-	worker *w = arg;
-	server *s = w->srv;
-	int     rv;
+	worker            *w = arg;
+	int                rv;
+	unsigned long long n;
 
 	switch (w->state) {
 	case W_INIT:
@@ -141,7 +167,7 @@ worker_cb(void *arg)
 			receive(w);
 			break;
 		}
-		atomic_fetch_add(&s->busy, 1);
+		set_busy(w, true);
 		nng_msg *msg = nng_aio_get_msg(w->aio);
 		/* Writes wait for disk syncs and snapshot loads: they go to
 		 * the writer thread, so this callback thread stays free. */
@@ -159,8 +185,10 @@ worker_cb(void *arg)
 			/* The peer went away: the reply has nowhere to go. */
 			nng_msg_free(nng_aio_get_msg(w->aio));
 		}
-		atomic_fetch_add(&s->served, 1);
-		atomic_fetch_sub(&s->busy, 1);
+		/* This worker's own counter: no read-modify-write needed. */
+		n = atomic_load_explicit(&w->served, memory_order_relaxed);
+		atomic_store_explicit(&w->served, n + 1, memory_order_relaxed);
+		set_busy(w, false);
 		if (rv == NNG_ECLOSED) {
 			return;
 		}
@@ -188,8 +216,6 @@ server_start(server **out, const server_opts *opts, char *err, size_t errlen)
 		s->nworkers = MAX_WORKERS;
 	}
 	atomic_init(&s->stopping, false);
-	atomic_init(&s->busy, 0);
-	atomic_init(&s->served, 0);
 	if ((rv = nng_rep0_open(&s->sock)) != 0) {
 		snprintf(err, errlen, "opening the socket: %s",
 		         nng_strerror(rv));
@@ -218,6 +244,8 @@ server_start(server **out, const server_opts *opts, char *err, size_t errlen)
 		worker *w = &s->workers[i];
 		w->srv    = s;
 		w->state  = W_INIT;
+		atomic_init(&w->busy, false);
+		atomic_init(&w->served, 0);
 		if ((rv = nng_aio_alloc(&w->aio, worker_cb, w)) != 0 ||
 		    (rv = nng_ctx_open(&w->ctx, s->sock)) != 0) {
 			snprintf(err, errlen, "starting workers: %s",
@@ -318,13 +346,14 @@ server_stop(server *s, int timeout_ms)
 	}
 	atomic_store(&s->stopping, true);
 	/* Requests already being answered get their replies out. */
-	for (int waited = 0; atomic_load(&s->busy) > 0 && waited < timeout_ms;
+	for (int waited = 0; busy_workers(s) > 0 && waited < timeout_ms;
 	     waited += 5) {
 		nng_msleep(5);
 	}
-	if (atomic_load(&s->busy) > 0) {
+	int busy = busy_workers(s);
+	if (busy > 0) {
 		log_warn("stopping with requests still in flight", "count=%d",
-		         atomic_load(&s->busy));
+		         busy);
 	}
 	/* Closing the socket aborts every receive and send; the callbacks
 	 * see NNG_ECLOSED and stop re-arming. nng 1.5.2's close can wait for
@@ -350,5 +379,10 @@ server_stop(server *s, int timeout_ms)
 unsigned long long
 server_served(const server *s)
 {
-	return (atomic_load(&((server *)s)->served));
+	unsigned long long n = 0;
+	for (size_t i = 0; i < s->nworkers; i++) {
+		n += atomic_load_explicit(&s->workers[i].served,
+		                          memory_order_relaxed);
+	}
+	return (n);
 }

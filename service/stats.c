@@ -1,6 +1,8 @@
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <string.h>
 
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_errno.h>
@@ -57,6 +59,176 @@ static void
 gsl_init(void)
 {
 	(void)pthread_once(&gsl_once, gsl_quiet);
+}
+
+/*
+ * Results remembered across calls. A reply asks for dozens of intervals and
+ * tests, each a few root finds over tail sums (10 to 100 us), and the same
+ * counts come back again and again: every quarter of a force's series has
+ * its small count, every comparison of a force sets it against the same
+ * region. Each function keeps a table of recent results, hashed on every
+ * argument (a result is a pure function of them), without locks: an entry
+ * is a sequence lock, which a reader that meets a write, or another key,
+ * takes as a miss and computes for itself. Hits return the very doubles
+ * the computation gave.
+ */
+#define MEMO_KEY 5 /* 64-bit words of arguments */
+#define MEMO_VAL 4 /* 64-bit words of results */
+
+typedef struct {
+	atomic_uint   seq; /* odd while being written */
+	atomic_ullong key[MEMO_KEY];
+	atomic_ullong val[MEMO_VAL];
+} memo_entry;
+
+/*
+ * Sizes are powers of two, 80 bytes an entry; only the pages written to
+ * take memory. A reply of CompareTrend runs 4 to 8 tests and 6 to 10
+ * intervals, so a table holds those of a few thousand comparisons. A key
+ * may sit in any of the MEMO_WAYS entries of its bucket, so that two keys
+ * that hash alike do not keep pushing each other out.
+ */
+#define MEMO_BITS 14
+#define MEMO_WAYS 4
+static memo_entry memo_ci[1u << MEMO_BITS];
+static memo_entry memo_rr[1u << MEMO_BITS];
+static memo_entry memo_ror[1u << MEMO_BITS];
+
+/*
+ * Intervals at the default level for counts below CI_DIRECT, by count:
+ * nearly every count asked about, and no two of them share an entry. An
+ * entry is empty while its upper bound, which is never 0, reads 0; two
+ * threads that fill one at once write the same bits.
+ */
+#define CI_DIRECT      65536
+#define CI_DIRECT_CONF 0.95
+static struct {
+	atomic_ullong lo, hi;
+} ci_direct[CI_DIRECT];
+
+static uint64_t
+dbits(double d)
+{
+	uint64_t u;
+	memcpy(&u, &d, sizeof(u));
+	return (u);
+}
+
+static double
+bitsd(uint64_t u)
+{
+	double d;
+	memcpy(&d, &u, sizeof(d));
+	return (d);
+}
+
+static uint64_t
+memo_hash(const uint64_t *key)
+{
+	uint64_t h = 0;
+	for (int i = 0; i < MEMO_KEY; i++) {
+		h = (h ^ key[i]) * 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
+	}
+	return (h * 0xbf58476d1ce4e5b9ull);
+}
+
+/*
+ * Reads entry e when it holds key; false when it does not, or when a
+ * write to it got in the way. The words are read with acquire and written
+ * with release (plain moves on x86), not fenced: a word from a write in
+ * progress then makes that write's odd sequence visible to the last load.
+ * (Thread sanitizers do not model fences, and GCC warns of them there.)
+ */
+static bool
+memo_read(memo_entry *e, const uint64_t *key, uint64_t *val)
+{
+	unsigned s = atomic_load_explicit(&e->seq, memory_order_acquire);
+
+	if (s & 1) {
+		return (false);
+	}
+	for (int i = 0; i < MEMO_KEY; i++) {
+		if (atomic_load_explicit(&e->key[i], memory_order_acquire) !=
+		    key[i]) {
+			return (false);
+		}
+	}
+	for (int i = 0; i < MEMO_VAL; i++) {
+		val[i] =
+		        atomic_load_explicit(&e->val[i], memory_order_acquire);
+	}
+	return (atomic_load_explicit(&e->seq, memory_order_relaxed) == s);
+}
+
+/* The result remembered for key, if any. Every key holds the bits of a
+ * confidence level, which are never 0, so an empty entry matches none. */
+static bool
+memo_get(memo_entry *tab, const uint64_t *key, uint64_t *val)
+{
+	uint64_t    h = memo_hash(key);
+	memo_entry *b =
+	        &tab[(h >> (64 - MEMO_BITS)) & ~(uint64_t)(MEMO_WAYS - 1)];
+
+	for (int w = 0; w < MEMO_WAYS; w++) {
+		if (memo_read(&b[w], key, val)) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
+/* Remembers a result in an empty entry of its bucket, or else in one
+ * picked by the hash, unless another thread is writing that entry. */
+static void
+memo_put(memo_entry *tab, const uint64_t *key, const uint64_t *val)
+{
+	uint64_t    h = memo_hash(key);
+	memo_entry *b =
+	        &tab[(h >> (64 - MEMO_BITS)) & ~(uint64_t)(MEMO_WAYS - 1)];
+	memo_entry *e = &b[h & (MEMO_WAYS - 1)];
+	unsigned    s;
+
+	for (int w = 0; w < MEMO_WAYS; w++) {
+		if (atomic_load_explicit(&b[w].seq, memory_order_relaxed) ==
+		    0) {
+			e = &b[w];
+			break;
+		}
+	}
+	s = atomic_load_explicit(&e->seq, memory_order_relaxed);
+	if ((s & 1) || !atomic_compare_exchange_strong_explicit(
+	                       &e->seq, &s, s + 1, memory_order_acquire,
+	                       memory_order_relaxed)) {
+		return;
+	}
+	for (int i = 0; i < MEMO_KEY; i++) {
+		atomic_store_explicit(&e->key[i], key[i],
+		                      memory_order_release);
+	}
+	for (int i = 0; i < MEMO_VAL; i++) {
+		atomic_store_explicit(&e->val[i], val[i],
+		                      memory_order_release);
+	}
+	atomic_store_explicit(&e->seq, s + 2, memory_order_release);
+}
+
+static void
+ratio_words(const stats_ratio *r, uint64_t *w)
+{
+	w[0] = dbits(r->estimate);
+	w[1] = dbits(r->lower);
+	w[2] = dbits(r->upper);
+	w[3] = dbits(r->p_value);
+}
+
+static void
+words_ratio(const uint64_t *w, stats_ratio *r)
+{
+	r->estimate = bitsd(w[0]);
+	r->lower    = bitsd(w[1]);
+	r->upper    = bitsd(w[2]);
+	r->p_value  = bitsd(w[3]);
 }
 
 static bool
@@ -322,8 +494,8 @@ pois_bound(pois_problem *pr, double a, double z, double *mu)
 	return (0);
 }
 
-int
-stats_poisson_ci(uint64_t k, double conf, double *lower, double *upper)
+static int
+poisson_ci(uint64_t k, double conf, double *lower, double *upper)
 {
 	pois_problem pr;
 	double       alpha, z, lo = 0.0, hi;
@@ -351,6 +523,48 @@ stats_poisson_ci(uint64_t k, double conf, double *lower, double *upper)
 	}
 	*lower = lo;
 	*upper = hi;
+	return (0);
+}
+
+int
+stats_poisson_ci(uint64_t k, double conf, double *lower, double *upper)
+{
+	uint64_t key[MEMO_KEY] = {k, dbits(conf), 0, 0, 0};
+	uint64_t val[MEMO_VAL] = {0, 0, 0, 0};
+
+	if (!conf_ok(conf) || k > STATS_COUNT_MAX || lower == NULL ||
+	    upper == NULL) {
+		return (-1);
+	}
+	if (k < CI_DIRECT && conf == CI_DIRECT_CONF) {
+		uint64_t hi = atomic_load_explicit(&ci_direct[k].hi,
+		                                   memory_order_acquire);
+		if (hi != 0) {
+			*lower = bitsd(atomic_load_explicit(
+			        &ci_direct[k].lo, memory_order_relaxed));
+			*upper = bitsd(hi);
+			return (0);
+		}
+		if (poisson_ci(k, conf, lower, upper) != 0) {
+			return (-1);
+		}
+		atomic_store_explicit(&ci_direct[k].lo, dbits(*lower),
+		                      memory_order_relaxed);
+		atomic_store_explicit(&ci_direct[k].hi, dbits(*upper),
+		                      memory_order_release);
+		return (0);
+	}
+	if (!memo_get(memo_ci, key, val)) {
+		double lo, hi;
+		if (poisson_ci(k, conf, &lo, &hi) != 0) {
+			return (-1);
+		}
+		val[0] = dbits(lo);
+		val[1] = dbits(hi);
+		memo_put(memo_ci, key, val);
+	}
+	*lower = bitsd(val[0]);
+	*upper = bitsd(val[1]);
 	return (0);
 }
 
@@ -552,9 +766,9 @@ cp_bound(double x, double n, double alpha, bool upper, double *u)
 	              u));
 }
 
-int
-stats_rate_ratio(uint64_t c_base, uint64_t c_end, double t_base, double t_end,
-                 double conf, stats_ratio *out)
+static int
+rate_ratio(uint64_t c_base, uint64_t c_end, double t_base, double t_end,
+           double conf, stats_ratio *out)
 {
 	binom  b;
 	double alpha, n, x, lo = 0.0, hi = 0.0, scale;
@@ -597,6 +811,31 @@ stats_rate_ratio(uint64_t c_base, uint64_t c_end, double t_base, double t_end,
 	                            : (double)c_end / (double)c_base * scale;
 	out->lower    = x > 0.0 ? exp(lo) * scale : 0.0;
 	out->upper    = x < n ? exp(hi) * scale : INFINITY;
+	return (0);
+}
+
+int
+stats_rate_ratio(uint64_t c_base, uint64_t c_end, double t_base, double t_end,
+                 double conf, stats_ratio *out)
+{
+	uint64_t key[MEMO_KEY] = {c_base, c_end, dbits(t_base), dbits(t_end),
+	                          dbits(conf)};
+	uint64_t val[MEMO_VAL];
+	stats_ratio r;
+
+	if (out == NULL || !conf_ok(conf)) {
+		return (-1);
+	}
+	if (memo_get(memo_rr, key, val)) {
+		words_ratio(val, out);
+		return (0);
+	}
+	if (rate_ratio(c_base, c_end, t_base, t_end, conf, &r) != 0) {
+		return (-1);
+	}
+	ratio_words(&r, val);
+	memo_put(memo_rr, key, val);
+	*out = r;
 	return (0);
 }
 
@@ -942,9 +1181,9 @@ hyper_fdf(double t, void *arg, double *f, double *df)
 	*f = NAN;
 }
 
-int
-stats_ratio_of_ratios(uint64_t a_base, uint64_t a_end, uint64_t b_base,
-                      uint64_t b_end, double conf, stats_ratio *out)
+static int
+ratio_of_ratios(uint64_t a_base, uint64_t a_end, uint64_t b_base,
+                uint64_t b_end, double conf, stats_ratio *out)
 {
 	hyper         h;
 	hyper_problem pr;
@@ -1017,5 +1256,29 @@ stats_ratio_of_ratios(uint64_t a_base, uint64_t a_end, uint64_t b_base,
 	out->lower    = pr.x == h.lo ? 0.0 : exp(lo);
 	out->upper    = pr.x == h.hi ? INFINITY : exp(hi);
 	out->p_value  = pv;
+	return (0);
+}
+
+int
+stats_ratio_of_ratios(uint64_t a_base, uint64_t a_end, uint64_t b_base,
+                      uint64_t b_end, double conf, stats_ratio *out)
+{
+	uint64_t key[MEMO_KEY] = {a_base, a_end, b_base, b_end, dbits(conf)};
+	uint64_t val[MEMO_VAL];
+	stats_ratio r;
+
+	if (out == NULL || !conf_ok(conf)) {
+		return (-1);
+	}
+	if (memo_get(memo_ror, key, val)) {
+		words_ratio(val, out);
+		return (0);
+	}
+	if (ratio_of_ratios(a_base, a_end, b_base, b_end, conf, &r) != 0) {
+		return (-1);
+	}
+	ratio_words(&r, val);
+	memo_put(memo_ror, key, val);
+	*out = r;
 	return (0);
 }

@@ -8,10 +8,12 @@
  * Statistics on recorded crime counts: changes, rates, exact Poisson
  * intervals and exact tests of whether a change is more than chance.
  *
- * The functions keep no state between calls and may run on many threads at
- * once. They take counts as they come from the data; a count is treated as
- * one draw from a Poisson distribution, which is the usual model for offence
- * counts.
+ * The functions may run on many threads at once. Their results depend on
+ * their arguments alone; the interval and test functions remember recent
+ * results in small lock-free tables, so that a repeat returns the same
+ * doubles without computing them again. They take counts as they come
+ * from the data; a count is treated as one draw from a Poisson
+ * distribution, which is the usual model for offence counts.
  *
  * The exact intervals and tests are computed in log space, term by term
  * where a tail has to be summed, so they hold from counts of 0 to counts in

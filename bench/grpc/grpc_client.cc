@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
 
 #include "common.h"
 #include "offstat/v1/offstat.grpc.pb.h"
@@ -239,6 +240,18 @@ main(int argc, char **argv)
 		}
 	}
 
+	// CPU time of the run, warm-up included, as replies are.
+	auto cpu_us = [] {
+		struct rusage ru;
+		if (getrusage(RUSAGE_SELF, &ru) != 0) {
+			return 0.0;
+		}
+		return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
+		               1e6 +
+		       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+	};
+	double cpu0 = cpu_us();
+
 	std::vector<worker>      ws(threads);
 	std::vector<std::thread> ts;
 	for (int t = 0; t < threads; t++) {
@@ -266,6 +279,7 @@ main(int argc, char **argv)
 	for (auto &t : ts) {
 		t.join();
 	}
+	double cpu = cpu_us() - cpu0;
 
 	std::vector<uint32_t> all;
 	uint64_t              err = 0, bin = 0, bout = 0;
@@ -280,11 +294,13 @@ main(int argc, char **argv)
 	size_t n       = all.size();
 	std::printf("%smethod=GetCount inflight=%d n=%zu errors=%llu "
 	            "secs=%.3f rps=%.0f p50_us=%.1f p90_us=%.1f p99_us=%.1f "
-	            "p999_us=%.1f req_bytes=%.0f rep_bytes=%.0f all=%llu\n",
+	            "p999_us=%.1f req_bytes=%.0f rep_bytes=%.0f all=%llu "
+	            "cli_cpu_us=%.1f\n",
 	            label.c_str(), inflight, n, (unsigned long long)err,
 	            elapsed, n / elapsed, pct(all, 0.5), pct(all, 0.9),
 	            pct(all, 0.99), pct(all, 0.999), n ? (double)bout / n : 0,
 	            n ? (double)bin / n : 0,
-	            (unsigned long long)replies.load());
+	            (unsigned long long)replies.load(),
+	            replies.load() ? cpu / (double)replies.load() : 0.0);
 	return 0;
 }

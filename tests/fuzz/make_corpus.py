@@ -92,6 +92,49 @@ REQUESTS = [
      'count: 10 }'),
     ("ingest-commit", "Ingest", 'commit_release: 7'),
     ("server-info", "ServerInfo", ''),
+    ("releases-all", "ListReleases", 'page { page_size: 5 } all: true'),
+    ("count-as-of", "GetCount",
+     'area: "dorset" offence: "S15A" period { text: "2020/21" } '
+     'as_of_release: 1'),
+    ("series-history", "GetSeries",
+     'area: "dorset" offence: "S15A" from { text: "2017/18" } '
+     'to { text: "2020/21" } history: true as_of_release: 1'),
+]
+
+# Hostile requests written byte by byte, as protoc would not write them:
+# repeated fields that cost far more memory decoded than on the wire (over
+# the fuzz targets' decoding budget of 16 x 8 KiB), and NUL bytes inside
+# strings. (file name, bytes) for corpus/dispatch/, then corpus/methods/.
+EMPTY5 = b"\x2a\x00"   # field 5, length-delimited, empty
+
+
+def _varint(n):
+    out = b""
+    while n > 0x7f:
+        out += bytes([n & 0x7f | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
+def _len(field, data):
+    return _varint(field << 3 | 2) + _varint(len(data)) + data
+
+
+HOSTILE_DISPATCH = [
+    # 3,000 empty metadata entries: some 340 KB decoded.
+    ("metadata-flood", _len(1, (PREFIX + "ServerInfo").encode()) +
+     _len(3, b"flood") + EMPTY5 * 3000),
+    ("method-nul", _len(1, (PREFIX + "ServerInfo\0x").encode()) +
+     _len(3, b"nul")),
+    ("metadata-value-nul", _len(1, (PREFIX + "ServerInfo").encode()) +
+     _len(5, _len(1, b"authorization") +
+          _len(2, ("Bearer " + TOKEN + "\0x").encode()))),
+]
+HOSTILE_METHODS = [
+    # Field 5 is comparators in CompareTrend and rows in Ingest: 3,000 empty
+    # ones decode to 315 KB and 575 KB.
+    ("field5-flood", EMPTY5 * 3000),
+    ("area-nul", _len(1, b"Dor\0set") + _len(2, b"S15A")),
 ]
 
 HEADER = ("Financial Year,Financial Quarter,Force Name,Offence Description,"
@@ -212,6 +255,10 @@ def main():
             % (PREFIX, method, text_bytes(payload), name, meta))
         write(os.path.join(out, "methods", name), payload)
         write(os.path.join(out, "dispatch", name), env)
+    for name, data in HOSTILE_DISPATCH:
+        write(os.path.join(out, "dispatch", name), data)
+    for name, data in HOSTILE_METHODS:
+        write(os.path.join(out, "methods", name), data)
     for name, text in OPENDATA.items():
         write(os.path.join(out, "opendata", name), text.encode())
         write(os.path.join(out, "csv", "od-" + name), text.encode())

@@ -1,6 +1,6 @@
 /*
  * The load of scripts/soak.sh: threads on their own REQ sockets send a mix
- * of good calls and malformed ones (about one in four) for a given time,
+ * of good calls and malformed ones (about one in three) for a given time,
  * then the totals are printed: requests answered, the status of each kind
  * of request, replies that were not well-formed, and exchanges that got no
  * reply at all.
@@ -342,6 +342,33 @@ k_oversize(buf *out, uint64_t *s)
 	put_field(out, 2, zeros, sizeof(zeros));
 }
 
+static void
+k_nul(buf *out, uint64_t *s)
+{
+	/* "dor\0set" would be read as "dor" if it were let through. */
+	static const char pay[] = "\x0a\x07"
+	                          "dor\0set"
+	                          "\x12\x03"
+	                          "88A";
+	(void)s;
+	out->n = 0;
+	put_field(out, 1, M("GetCount"), strlen(M("GetCount")));
+	put_field(out, 2, pay, sizeof(pay) - 1);
+}
+
+static void
+k_metadata_flood(buf *out, uint64_t *s)
+{
+	/* Empty metadata entries up to the 1 MiB limit: over the service's
+	 * decoding budget. */
+	(void)s;
+	out->n = 0;
+	put_field(out, 1, M("ServerInfo"), strlen(M("ServerInfo")));
+	while (out->n + 2 <= (1u << 20)) {
+		put(out, "\x2a\x00", 2);
+	}
+}
+
 static const struct kind {
 	const char *name;
 	build_fn    build;
@@ -368,6 +395,9 @@ static const struct kind {
         {"write without token", k_bad_token, 2,
          OFFSTAT__V1__CODE__UNAUTHENTICATED},
         {"over the size limit", k_oversize, 1,
+         OFFSTAT__V1__CODE__RESOURCE_EXHAUSTED},
+        {"NUL in a string", k_nul, 2, OFFSTAT__V1__CODE__INVALID_ARGUMENT},
+        {"1 MiB of metadata", k_metadata_flood, 1,
          OFFSTAT__V1__CODE__RESOURCE_EXHAUSTED},
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))

@@ -489,7 +489,7 @@ static void
 b_metadata_flood(pb *p)
 {
 	/* Empty metadata entries, two bytes each, up to the request limit:
-	 * 524,000 of them, which protobuf-c would decode into some 48 MiB. */
+	 * 524,000 of them, which protobuf-c would decode into 56 MiB. */
 	pb_str(p, 1, M("ServerInfo"));
 	pb_str(p, 3, "meta-flood");
 	while (p->n + 2 <= MAX_REQUEST) {
@@ -754,8 +754,8 @@ p_comparators_100k(pb *p)
 static void
 p_comparators_flood(pb *p)
 {
-	/* Empty comparators, two bytes each, filling the request: about 30
-	 * MiB once decoded, over the decoding budget. */
+	/* Empty comparators, two bytes each, filling the request: 52 MiB
+	 * once decoded, over the decoding budget. */
 	trend(p, "2017/18", "2020/21");
 	while (p->n + 2 <= MAX_REQUEST - 64) {
 		pb_str(p, 5, "");
@@ -1447,7 +1447,7 @@ test_tokens(void **state)
 	expect_token("a writer's commit", M("Ingest"), &commit, auth, UNIMPL,
 	             ANY_ERROR);
 	/* With a writer's token the rows are decoded: 1 MiB of empty ones
-	 * would take some 75 MiB, over the decoding budget. */
+	 * would take 96 MiB, over the decoding budget. */
 	pb flood = {0};
 	pb_uint(&flood, 4, 1);
 	while (flood.n + 2 <= MAX_REQUEST - 256) {
@@ -1520,7 +1520,8 @@ test_refused_log(void **state)
 	off = ftell(fp);
 	t0  = now_s();
 	for (int i = 0; i < CALLS; i++) {
-		Offstat__V1__RpcResponse *r = call_token(M("GetCount"), &rd, bad);
+		Offstat__V1__RpcResponse *r =
+		        call_token(M("GetCount"), &rd, bad);
 		assert_int_equal((int)r->status->code, UNAUTH);
 		offstat__v1__rpc_response__free_unpacked(r, NULL);
 	}
@@ -1554,8 +1555,8 @@ test_refused_log(void **state)
 	              "%llu counted\n",
 	              CALLS + 1, secs, logged, suppressed, total);
 	if (logged + suppressed != CALLS + 1) {
-		fail_msg("%llu lines and %llu left out for %d refusals", logged,
-		         suppressed, CALLS + 1);
+		fail_msg("%llu lines and %llu left out for %d refusals",
+		         logged, suppressed, CALLS + 1);
 	}
 	if (logged > REFUSED_LINES_PER_SEC * ((unsigned long long)secs + 3)) {
 		fail_msg("%llu lines in %.1f s", logged, secs);
