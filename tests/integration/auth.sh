@@ -69,7 +69,9 @@ grep -q "${forged#ost_????????_}" "$dir/log" && fail "a token reached the log"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("",0)); print(s.getsockname()[1])')
 "$OFFSTATD" -D "$dir" --db :memory: --listen "tcp://0.0.0.0:$port" -L info 2>"$dir/log" &
 pid=$!
-sleep 0.5
+# Sanitizer builds take seconds to start: wait for the access line.
+i=0
+until grep -q 'msg="access"' "$dir/log" || [ $i -ge 300 ]; do sleep 0.1; i=$((i + 1)); done
 grep -q 'reads=reader-token' "$dir/log" || fail "non-loopback reads open"
 stop
 echo "auth: ok"
