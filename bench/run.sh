@@ -129,7 +129,8 @@ busy() {
 	top -bn2 -d 0.5 -o %CPU 2>/dev/null | awk '
 		/^top -/ { n++; rows = 0; next }
 		n == 2 && $1 == "PID" { rows = 1; next }
-		n == 2 && rows && $9 + 0 >= 5 { printf "%s %s%%; ", $12, $9 }'
+		n == 2 && rows && $9 + 0 >= 5 { printf "%s %s%%; ", $12, $9 }' |
+		sed 's/; $//'
 }
 # The median of the numbers on stdin.
 median() {

@@ -28,7 +28,7 @@ start() {
 	until [ -S "$dir/s.ipc" ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
 	sleep 0.2
 }
-stop() { kill -TERM "$pid"; wait "$pid" || fail "exit $?"; pid=; }
+stop() { kill -TERM "$pid"; wait "$pid" || { rc=$?; cat "$dir/log" >&2; fail "exit $rc"; }; pid=; }
 code() { # METHOD REQUEST [TOKEN] -> the status code name, or OK
 	out=$(OFFSTAT_TOKEN=${3:-} "$CALL" "ipc://$dir/s.ipc" "$1" "$2")
 	echo "$out" | sed -n 's/^  code: //p' | head -1 | grep . || echo OK
