@@ -7,7 +7,7 @@ set -eu
 # gcc brings the ASan, UBSan and TSan runtimes (libasan8, libubsan1,
 # libtsan2) that `make test-asan` and `make test-tsan` link. The fuzz
 # targets need clang and libFuzzer, whose runtime (libclang_rt.fuzzer) is
-# in libclang-rt-14-dev, only recommended by clang-14; llvm brings
+# in libclang-rt-14-dev, which clang-14 does not pull in; llvm brings
 # llvm-symbolizer, without which sanitizer reports have no line numbers.
 PACKAGES="gcc make cmake pkg-config
 libnng-dev libprotobuf-c-dev protobuf-c-compiler

@@ -162,71 +162,98 @@ static const char *const code_names[] = {"OK",
  * Memory for decoding one call. protobuf-c allocates every element of a
  * repeated field before anything can look at the count: an envelope of
  * 1 MiB holding 524,287 empty metadata entries (2 bytes each on the wire)
- * costs about 110 bytes per entry (a 32-byte scan record, an 8-byte
- * pointer, a 40-byte message and the allocators' overhead), 56 MiB for one
- * call; 1 MiB of empty ingest rows costs 96 MiB. So both unpacks of a call
- * draw on one budget of DECODE_FACTOR times the request limit, counting
- * live bytes and a 16-byte header per block; a request that needs more
- * fails to decode and is answered RESOURCE_EXHAUSTED.
+ * costs 44 MiB (a 32-byte scan record, an 8-byte pointer and a 40-byte
+ * message per entry), and 1 MiB of empty ingest rows 84 MiB. So both unpacks
+ * of a call draw on one budget of DECODE_FACTOR times the request limit; a
+ * request that needs more fails to decode and is answered RESOURCE_EXHAUSTED.
  *
  * Why 16 times, not a fixed figure: real requests decode to a few times
- * their size (an ingest batch of open data rows, the largest, to 4.7
+ * their size (an ingest batch of open data rows, the largest, to 2.9
  * times; the others are a few hundred bytes), while degenerate repeated
- * fields reach 50 to 100 times. 16 leaves real requests room whatever
+ * fields reach 44 to 84 times. 16 leaves real requests room whatever
  * --max-request is, and bounds a call to 16 MiB with the default 1 MiB
  * limit (1 GiB with all 64 default workers busy, against 6 GiB before). A
  * fixed 32 MiB would refuse real ingest batches under a raised limit and
- * still allow 100 times under a small one.
+ * still allow 84 times under a small one.
+ *
+ * The memory comes in chunks, handed out in order and freed together when
+ * the call ends: the half a million blocks of a flood cost no malloc each
+ * and leave no holes in the heap. What protobuf-c frees during the call
+ * (its scan records) is not reused, so the budget counts every block
+ * handed out, rounded up to the alignment of any type.
  */
-#define DECODE_FACTOR 16
+#define DECODE_FACTOR    16
+#define DECODE_CHUNK_MIN (4u << 10)
+#define DECODE_CHUNK_MAX (256u << 10)
+
+typedef struct decode_chunk {
+	struct decode_chunk *next;
+	size_t               size; /* bytes in data */
+	size_t               used;
+	max_align_t          data[];
+} decode_chunk;
 
 typedef struct {
 	ProtobufCAllocator base;
-	size_t             used;  /* live bytes, headers included */
-	size_t             limit; /* bytes used may not pass */
-	bool               over;  /* an allocation broke the budget */
-	bool               oom;   /* malloc failed within it */
+	decode_chunk      *chunks; /* the one being filled first */
+	size_t             next;   /* the size of the next chunk */
+	size_t             used;   /* bytes handed out */
+	size_t             limit;  /* bytes used may not pass */
+	bool               over;   /* an allocation broke the budget */
+	bool               oom;    /* malloc failed within it */
 } decode_mem;
-
-/* Each block starts with its size, padded so that what follows is
- * aligned for any type, as malloc's blocks are. */
-typedef union {
-	size_t      size;
-	max_align_t align;
-} decode_head;
 
 static void *
 decode_alloc(void *data, size_t size)
 {
-	decode_mem  *m    = data;
-	size_t       left = m->limit - m->used;
-	decode_head *h;
+	decode_mem   *m     = data;
+	decode_chunk *c     = m->chunks;
+	size_t        align = _Alignof(max_align_t);
+	size_t        n;
+	void         *p;
 
-	if (size > left || left - size < sizeof(*h)) {
+	if (size > m->limit - m->used) {
 		m->over = true;
 		return (NULL);
 	}
-	if ((h = malloc(sizeof(*h) + size)) == NULL) {
-		m->oom = true;
+	n = size == 0 ? align : (size + align - 1) / align * align;
+	if (n > m->limit - m->used) {
+		m->over = true;
 		return (NULL);
 	}
-	h->size = sizeof(*h) + size;
-	m->used += h->size;
-	return (h + 1);
+	if (c == NULL || c->size - c->used < n) {
+		/* A block bigger than a chunk gets one of its own, behind
+		 * the one being filled, which carries on. */
+		size_t cap = n > m->next ? n : m->next;
+		if ((c = malloc(offsetof(decode_chunk, data) + cap)) == NULL) {
+			m->oom = true;
+			return (NULL);
+		}
+		c->size = cap;
+		c->used = 0;
+		if (n > m->next && m->chunks != NULL) {
+			c->next         = m->chunks->next;
+			m->chunks->next = c;
+		} else {
+			c->next   = m->chunks;
+			m->chunks = c;
+			if (m->next < DECODE_CHUNK_MAX) {
+				m->next *= 2;
+			}
+		}
+	}
+	p = (char *)c->data + c->used;
+	c->used += n;
+	m->used += n;
+	return (p);
 }
 
+/* Blocks go when the call ends (decode_mem_fini). */
 static void
 decode_free(void *data, void *ptr)
 {
-	decode_mem  *m = data;
-	decode_head *h;
-
-	if (ptr == NULL) {
-		return;
-	}
-	h = (decode_head *)ptr - 1;
-	m->used -= h->size;
-	free(h);
+	(void)data;
+	(void)ptr;
 }
 
 static void
@@ -236,9 +263,20 @@ decode_mem_init(decode_mem *m, size_t max_request)
 	m->base.alloc          = decode_alloc;
 	m->base.free           = decode_free;
 	m->base.allocator_data = m;
+	m->next                = DECODE_CHUNK_MIN;
 	m->limit               = max_request <= SIZE_MAX / DECODE_FACTOR
 	                                 ? max_request * DECODE_FACTOR
 	                                 : SIZE_MAX;
+}
+
+static void
+decode_mem_fini(decode_mem *m)
+{
+	while (m->chunks != NULL) {
+		decode_chunk *c = m->chunks;
+		m->chunks       = c->next;
+		free(c);
+	}
 }
 
 /*
@@ -590,13 +628,15 @@ dispatch_request(const void *req, size_t len, const dispatch_opts *opts,
 reply:
 	info->code = ctx.code;
 	rv         = pack_reply(&ctx, request_id, out, outlen);
-	/* With the allocator they were decoded with. */
+	/* With the allocator they were decoded with (which frees nothing
+	 * itself), then all that it handed out. */
 	if (input != NULL) {
 		protobuf_c_message_free_unpacked(input, &mem.base);
 	}
 	if (env != NULL) {
 		offstat__v1__rpc_request__free_unpacked(env, &mem.base);
 	}
+	decode_mem_fini(&mem);
 	snapshot_unref(ctx.snap);
 	arena_fini(&ctx.mem);
 	return (rv);

@@ -519,6 +519,14 @@ direct(rpc_ctx *ctx, int area, int offence, const period *p, int source, qv *v)
 	}
 }
 
+/* period_equal(), inline: the memo compares periods on every lookup. */
+static inline bool
+same_period(const period *a, const period *b)
+{
+	return (a->year == b->year && a->quarter == b->quarter &&
+	        a->kind == b->kind);
+}
+
 /* Starts the memo of qs for a trend of offence from base to end. */
 static void
 memo_start(rpc_ctx *ctx, q_sources *qs, int offence, const period *base,
@@ -531,8 +539,8 @@ memo_start(rpc_ctx *ctx, q_sources *qs, int offence, const period *base,
 		return;
 	}
 	if (m != NULL && m->offence == offence && m->source == source &&
-	    m->as_of == ctx->as_of && period_equal(&m->p[0], base) &&
-	    period_equal(&m->p[1], end)) {
+	    m->as_of == ctx->as_of && same_period(&m->p[0], base) &&
+	    same_period(&m->p[1], end)) {
 		return;
 	}
 	/* Another comparison: start afresh (the old memo stays in the
@@ -565,9 +573,9 @@ direct_ref(rpc_ctx *ctx, q_sources *qs, int area, int offence, const period *p,
 
 	if (m != NULL && m->offence == offence && m->source == source &&
 	    m->as_of == ctx->as_of) {
-		i = period_equal(&m->p[0], p)   ? 0
-		    : period_equal(&m->p[1], p) ? 1
-		                                : -1;
+		i = same_period(&m->p[0], p)   ? 0
+		    : same_period(&m->p[1], p) ? 1
+		                               : -1;
 	}
 	if (i >= 0 && m->v[i][area] != NULL) {
 		return (m->v[i][area]);

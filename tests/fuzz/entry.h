@@ -171,7 +171,7 @@ FUZZ_STATIC char   fuzz_dir[64], fuzz_tokens[128];
 /*
  * A request limit of 8 KiB rather than the daemon's 1 MiB: dispatch gives
  * decoding a budget of 16 times the limit (128 KiB here), which inputs of
- * libFuzzer's default 4 KiB can then exceed (1,400 empty metadata entries
+ * libFuzzer's default 4 KiB can then exceed (1,500 empty metadata entries
  * do), so the paths where protobuf-c runs out of memory half way through a
  * message are fuzzed too, not only the happy ones.
  */

@@ -489,7 +489,7 @@ static void
 b_metadata_flood(pb *p)
 {
 	/* Empty metadata entries, two bytes each, up to the request limit:
-	 * 524,000 of them, which protobuf-c would decode into 56 MiB. */
+	 * 524,000 of them, which protobuf-c would decode into 44 MiB. */
 	pb_str(p, 1, M("ServerInfo"));
 	pb_str(p, 3, "meta-flood");
 	while (p->n + 2 <= MAX_REQUEST) {
@@ -754,7 +754,7 @@ p_comparators_100k(pb *p)
 static void
 p_comparators_flood(pb *p)
 {
-	/* Empty comparators, two bytes each, filling the request: 52 MiB
+	/* Empty comparators, two bytes each, filling the request: 44 MiB
 	 * once decoded, over the decoding budget. */
 	trend(p, "2017/18", "2020/21");
 	while (p->n + 2 <= MAX_REQUEST - 64) {
@@ -1447,7 +1447,7 @@ test_tokens(void **state)
 	expect_token("a writer's commit", M("Ingest"), &commit, auth, UNIMPL,
 	             ANY_ERROR);
 	/* With a writer's token the rows are decoded: 1 MiB of empty ones
-	 * would take 96 MiB, over the decoding budget. */
+	 * would take 84 MiB, over the decoding budget. */
 	pb flood = {0};
 	pb_uint(&flood, 4, 1);
 	while (flood.n + 2 <= MAX_REQUEST - 256) {
