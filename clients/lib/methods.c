@@ -23,6 +23,37 @@ missing(offstat_status *st, const char *what)
 	return (offstat__status_local(st, OFFSTAT_EINVAL, "%s", what));
 }
 
+/*
+ * The checks and the result every list call starts with: a result pointer
+ * and a client, a page size within bounds. Returns the new result, or
+ * NULL with the status set and its code in *rc.
+ */
+static void *
+list_start(const void *out, const offstat_client *c, unsigned size,
+           size_t res_size, const char *fn, offstat_status *st, int *rc)
+{
+	void *res;
+
+	offstat__status_reset(st);
+	if (out == NULL || c == NULL) {
+		*rc = offstat__status_local(st, OFFSTAT_EINVAL,
+		                            "%s needs a result pointer and a "
+		                            "client",
+		                            fn);
+		return (NULL);
+	}
+	if (size > OFFSTAT_MAX_PAGE_SIZE) {
+		*rc = offstat__status_local(st, OFFSTAT_EINVAL,
+		                            "page size %u is over %d", size,
+		                            OFFSTAT_MAX_PAGE_SIZE);
+		return (NULL);
+	}
+	if ((res = offstat__result_new(res_size)) == NULL) {
+		*rc = offstat__status_local(st, OFFSTAT_ENOMEM, "out of memory");
+	}
+	return (res);
+}
+
 /* The options a call uses: the caller's, or the defaults for NULL. */
 static const offstat_query_opts *
 options(const offstat_query_opts *opts)
@@ -690,19 +721,9 @@ list_areas(offstat_area_list **out, offstat_client *c, offstat_area_kind kind,
 	struct pages       pg;
 	int                rv;
 
-	offstat__status_reset(st);
-	if (out == NULL || c == NULL) {
-		return (missing(st, "offstat_list_areas needs a result "
-		                    "pointer and a client"));
-	}
-	if (size > OFFSTAT_MAX_PAGE_SIZE) {
-		return (offstat__status_local(st, OFFSTAT_EINVAL,
-		                              "page size %u is over %d", size,
-		                              OFFSTAT_MAX_PAGE_SIZE));
-	}
-	if ((res = offstat__result_new(sizeof(*res))) == NULL) {
-		return (offstat__status_local(st, OFFSTAT_ENOMEM,
-		                              "out of memory"));
+	if ((res = list_start(out, c, size, sizeof(*res), "offstat_list_areas", st,
+	                      &rv)) == NULL) {
+		return (rv);
 	}
 	pg = (struct pages){
 	        res,         (void **)&res->areas, &res->n_areas,
@@ -776,19 +797,9 @@ list_offences(offstat_offence_list **out, offstat_client *c, const char *group,
 	struct pages          pg;
 	int                   rv;
 
-	offstat__status_reset(st);
-	if (out == NULL || c == NULL) {
-		return (missing(st, "offstat_list_offences needs a result "
-		                    "pointer and a client"));
-	}
-	if (size > OFFSTAT_MAX_PAGE_SIZE) {
-		return (offstat__status_local(st, OFFSTAT_EINVAL,
-		                              "page size %u is over %d", size,
-		                              OFFSTAT_MAX_PAGE_SIZE));
-	}
-	if ((res = offstat__result_new(sizeof(*res))) == NULL) {
-		return (offstat__status_local(st, OFFSTAT_ENOMEM,
-		                              "out of memory"));
+	if ((res = list_start(out, c, size, sizeof(*res), "offstat_list_offences", st,
+	                      &rv)) == NULL) {
+		return (rv);
 	}
 	pg = (struct pages){res,
 	                    (void **)&res->offences,
@@ -856,19 +867,9 @@ list_sources(offstat_source_list **out, offstat_client *c, unsigned size,
 	struct pages         pg;
 	int                  rv;
 
-	offstat__status_reset(st);
-	if (out == NULL || c == NULL) {
-		return (missing(st, "offstat_list_sources needs a result "
-		                    "pointer and a client"));
-	}
-	if (size > OFFSTAT_MAX_PAGE_SIZE) {
-		return (offstat__status_local(st, OFFSTAT_EINVAL,
-		                              "page size %u is over %d", size,
-		                              OFFSTAT_MAX_PAGE_SIZE));
-	}
-	if ((res = offstat__result_new(sizeof(*res))) == NULL) {
-		return (offstat__status_local(st, OFFSTAT_ENOMEM,
-		                              "out of memory"));
+	if ((res = list_start(out, c, size, sizeof(*res), "offstat_list_sources", st,
+	                      &rv)) == NULL) {
+		return (rv);
 	}
 	pg = (struct pages){
 	        res,         (void **)&res->sources, &res->n_sources,
@@ -978,19 +979,9 @@ list_releases(offstat_release_list **out, offstat_client *c, bool all_states,
 	struct pages          pg;
 	int                   rv;
 
-	offstat__status_reset(st);
-	if (out == NULL || c == NULL) {
-		return (missing(st, "offstat_list_releases needs a result "
-		                    "pointer and a client"));
-	}
-	if (size > OFFSTAT_MAX_PAGE_SIZE) {
-		return (offstat__status_local(st, OFFSTAT_EINVAL,
-		                              "page size %u is over %d", size,
-		                              OFFSTAT_MAX_PAGE_SIZE));
-	}
-	if ((res = offstat__result_new(sizeof(*res))) == NULL) {
-		return (offstat__status_local(st, OFFSTAT_ENOMEM,
-		                              "out of memory"));
+	if ((res = list_start(out, c, size, sizeof(*res), "offstat_list_releases", st,
+	                      &rv)) == NULL) {
+		return (rv);
 	}
 	pg = (struct pages){res,
 	                    (void **)&res->releases,
