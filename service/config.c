@@ -152,8 +152,28 @@ check_expiry(const char *v, char *why, size_t len)
 	return (0);
 }
 
-/* In cfg_key order. No key holds a secret today (tokens are kept hashed in
- * the tokens file, whose path is not one); a key that does is marked. */
+static int
+check_text(const char *v, char *why, size_t len)
+{
+	(void)v;
+	(void)why;
+	(void)len;
+	return (0);
+}
+
+static int
+check_cache(const char *v, char *why, size_t len)
+{
+	unsigned long long n;
+	if (parse_num(v, 0, 16ull << 30, &n) != 0) {
+		snprintf(why, len, "give 0 (off) to 17179869184 bytes");
+		return (-1);
+	}
+	return (0);
+}
+
+/* In cfg_key order. The key's password is the one secret (tokens are kept
+ * hashed in the tokens file, whose path is not one). */
 static const key_def keys[CFG_NKEYS] = {
         {"listen", "OFFSTAT_LISTEN", "--listen", "tcp://127.0.0.1:7355", false,
          check_listen},
@@ -175,6 +195,16 @@ static const key_def keys[CFG_NKEYS] = {
          check_read_auth},
         {"ingest_expiry", "OFFSTAT_INGEST_EXPIRY", "--ingest-expiry", "1800",
          false, check_expiry},
+        {"tls_cert", "OFFSTAT_TLS_CERT", "--tls-cert", "(none)", false,
+         check_path},
+        {"tls_key", "OFFSTAT_TLS_KEY", "--tls-key", "(none)", false,
+         check_path},
+        {"tls_key_password", "OFFSTAT_TLS_KEY_PASSWORD", "--tls-key-password",
+         "(none)", true, check_text},
+        {"tls_client_ca", "OFFSTAT_TLS_CLIENT_CA", "--tls-client-ca",
+         "(none: no client certificates)", false, check_path},
+        {"reply_cache", "OFFSTAT_REPLY_CACHE", "--reply-cache", "33554432",
+         false, check_cache},
 };
 
 void
@@ -400,10 +430,10 @@ cfg_print(const cfg *c, FILE *out)
 			v = "********";
 		}
 		if (c->value[i] == NULL) {
-			fprintf(out, "%-13s = %-32s # default\n", keys[i].name,
+			fprintf(out, "%-16s = %-32s # default\n", keys[i].name,
 			        v);
 		} else {
-			fprintf(out, "%-13s = %-32s # %s %s\n", keys[i].name,
+			fprintf(out, "%-16s = %-32s # %s %s\n", keys[i].name,
 			        v, from[c->source[i]], c->origin[i]);
 		}
 	}

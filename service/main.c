@@ -23,6 +23,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
+#include "tls.h"
 #include "store.h"
 
 #define DEFAULT_URL   "tcp://127.0.0.1:7355"
@@ -59,6 +60,16 @@ static const char usage_text[] =
         "1800)\n"
         "  --http HOST:PORT|off   metrics and health over HTTP "
         "(default " CFG_DEFAULT_HTTP ")\n"
+        "  --tls-cert FILE        certificate (PEM) for tls+tcp:// "
+        "listeners\n"
+        "  --tls-key FILE         its private key (PEM)\n"
+        "  --tls-key-password PW  the key's password (better: "
+        "$OFFSTAT_TLS_KEY_PASSWORD)\n"
+        "  --tls-client-ca FILE   require client certificates signed by "
+        "this CA\n"
+        "  --reply-cache BYTES    memory for answers kept per release "
+        "(default\n"
+        "                         33554432; 0: off)\n"
         "  -c, --config FILE      read settings from an INI file (default\n"
         "                         $OFFSTAT_CONFIG); flags beat OFFSTAT_*\n"
         "                         variables, which beat the file\n"
@@ -99,6 +110,7 @@ typedef struct {
 	const char *role;
 	const char *read_auth;
 	size_t      ingest_expiry;
+	size_t      reply_cache;
 } config;
 
 enum {
@@ -110,6 +122,11 @@ enum {
 	OPT_INGEST_EXPIRY,
 	OPT_HTTP,
 	OPT_PRINT_CONFIG,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_TLS_KEY_PASSWORD,
+	OPT_TLS_CLIENT_CA,
+	OPT_REPLY_CACHE,
 };
 
 static const struct option long_opts[] = {
@@ -131,6 +148,11 @@ static const struct option long_opts[] = {
         {"http", required_argument, NULL, OPT_HTTP},
         {"config", required_argument, NULL, 'c'},
         {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
+        {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+        {"tls-key-password", required_argument, NULL, OPT_TLS_KEY_PASSWORD},
+        {"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
+        {"reply-cache", required_argument, NULL, OPT_REPLY_CACHE},
         {NULL, 0, NULL, 0},
 };
 
@@ -159,6 +181,11 @@ static const struct {
         {OPT_READ_AUTH, CFG_READ_AUTH, "--read-auth"},
         {OPT_INGEST_EXPIRY, CFG_INGEST_EXPIRY, "--ingest-expiry"},
         {OPT_HTTP, CFG_HTTP, "--http"},
+        {OPT_TLS_CERT, CFG_TLS_CERT, "--tls-cert"},
+        {OPT_TLS_KEY, CFG_TLS_KEY, "--tls-key"},
+        {OPT_TLS_KEY_PASSWORD, CFG_TLS_KEY_PASSWORD, "--tls-key-password"},
+        {OPT_TLS_CLIENT_CA, CFG_TLS_CLIENT_CA, "--tls-client-ca"},
+        {OPT_REPLY_CACHE, CFG_REPLY_CACHE, "--reply-cache"},
 };
 
 static int
@@ -261,6 +288,33 @@ resolve_config(config *c)
 			c->urls[c->nurls++] = u;
 		}
 	}
+	/* Keys that only make sense together are checked together. */
+	{
+		bool tls = false;
+		for (size_t i = 0; i < c->nurls; i++) {
+			tls = tls || tls_url(c->urls[i]);
+		}
+		for (cfg_key k = CFG_TLS_CERT; tls && k <= CFG_TLS_KEY; k++) {
+			if (cfg_get(&c->settings, k) == NULL) {
+				fprintf(stderr,
+				        "offstatd: bad configuration: %s: "
+				        "a tls+tcp:// listener needs a "
+				        "certificate (tls_cert) and its "
+				        "key (tls_key)\n",
+				        k == CFG_TLS_CERT ? "tls_cert"
+				                          : "tls_key");
+				return (2);
+			}
+		}
+		if (!tls && (cfg_get(&c->settings, CFG_TLS_CERT) != NULL ||
+		             cfg_get(&c->settings, CFG_TLS_CLIENT_CA) != NULL)) {
+			fprintf(stderr,
+			        "offstatd: bad configuration: tls_cert: "
+			        "TLS is set up but no listener is "
+			        "tls+tcp://\n");
+			return (2);
+		}
+	}
 	if ((v = cfg_get(&c->settings, CFG_LOG_LEVEL)) != NULL) {
 		log_set_level((log_level)log_level_parse(v));
 	}
@@ -271,6 +325,8 @@ resolve_config(config *c)
 	c->workers       = cfg_size(&c->settings, CFG_WORKERS, 0);
 	c->max_request   = cfg_size(&c->settings, CFG_MAX_REQUEST, 0);
 	c->ingest_expiry = cfg_size(&c->settings, CFG_INGEST_EXPIRY, 0);
+	c->reply_cache   = cfg_size(&c->settings, CFG_REPLY_CACHE,
+	                            (size_t)32 << 20);
 	c->http          = cfg_get(&c->settings, CFG_HTTP);
 	if (c->http == NULL) {
 		c->http = CFG_DEFAULT_HTTP;
@@ -468,8 +524,16 @@ is_local(const char *url)
 	return (strncmp(url, "ipc://", 6) == 0 ||
 	        strncmp(url, "inproc://", 9) == 0 ||
 	        strncmp(url, "tcp://127.", 10) == 0 ||
+	        strncmp(url, "tls+tcp://127.", 14) == 0 ||
 	        strncmp(url, "tcp://localhost:", 16) == 0 ||
 	        strncmp(url, "tcp://[::1]:", 12) == 0);
+}
+
+/* The in-flight gauge of /metrics. */
+static unsigned long long
+in_flight(void *arg)
+{
+	return (server_in_flight(arg));
 }
 
 /* By default reads are open on loopback only. */
@@ -605,6 +669,10 @@ run_server(config *c)
 	so.max_request      = c->max_request;
 	so.auth             = tokens_db;
 	so.reads_need_token = reads_need_token(c);
+	so.tls_cert         = cfg_get(&c->settings, CFG_TLS_CERT);
+	so.tls_key          = cfg_get(&c->settings, CFG_TLS_KEY);
+	so.tls_key_pass     = cfg_get(&c->settings, CFG_TLS_KEY_PASSWORD);
+	so.tls_client_ca    = cfg_get(&c->settings, CFG_TLS_CLIENT_CA);
 	if (server_start(&srv, &so, err, sizeof(err)) != 0) {
 		fprintf(stderr, "offstatd: %s\n", err);
 		writer_stop();
@@ -615,6 +683,7 @@ run_server(config *c)
 		auth_close(tokens_db);
 		return (1);
 	}
+	metrics_set_in_flight(in_flight, srv);
 	metrics_set_listening(true);
 	log_info("access", "reads=%s writes=writer-token",
 	         so.reads_need_token ? "reader-token" : "open");
@@ -640,9 +709,11 @@ run_server(config *c)
 	/* Writes already queued finish (a commit in progress completes)
 	 * before the socket closes; later ones are answered in place. */
 	writer_stop();
-	server_stop(srv, 5000);
-	/* Scrapes read the tokens' failure count: stop them first. */
+	/* Scrapes read the server's in-flight gauge and the tokens'
+	 * failure count: they stop before either goes. */
 	http_stop(web);
+	metrics_set_in_flight(NULL, NULL);
+	server_stop(srv, 5000);
 	ingest_fini();
 	snapshot_clear();
 	store_close(st);

@@ -16,6 +16,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "metrics.h"
+#include "tls.h"
 #include "writer.h"
 
 #define DEFAULT_WORKERS 64
@@ -64,7 +65,7 @@ set_busy(worker *w, bool busy)
 
 /* Workers between receive and sent. */
 static int
-busy_workers(server *s)
+busy_workers(const server *s)
 {
 	int n = 0;
 	for (size_t i = 0; i < s->nworkers; i++) {
@@ -197,11 +198,62 @@ worker_cb(void *arg)
 	}
 }
 
+/*
+ * Starts a listener on url. A TLS one gets the server's certificate and
+ * key, and the client CA when clients must present certificates; the
+ * configuration is built at the first TLS listener and shared by the rest.
+ */
+static int
+listen_on(server *s, const server_opts *opts, const char *url,
+          nng_tls_config **tls, char *err, size_t errlen)
+{
+	nng_listener l;
+	int          rv;
+
+	if ((rv = nng_listener_create(&l, s->sock, url)) != 0) {
+		snprintf(err, errlen, "listening on %s: %s", url,
+		         nng_strerror(rv));
+		return (rv);
+	}
+	if (tls_url(url)) {
+		tls_files f = {.cert      = opts->tls_cert,
+		               .key       = opts->tls_key,
+		               .key_pass  = opts->tls_key_pass,
+		               .client_ca = opts->tls_client_ca};
+		if (*tls == NULL &&
+		    tls_server_config(tls, &f, err, errlen) != 0) {
+			nng_listener_close(l);
+			return (NNG_EINVAL);
+		}
+		if ((rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, *tls)) !=
+		    0) {
+			snprintf(err, errlen, "TLS on %s: %s", url,
+			         nng_strerror(rv));
+			nng_listener_close(l);
+			return (rv);
+		}
+	}
+	if ((rv = nng_listener_start(l, 0)) != 0) {
+		snprintf(err, errlen, "listening on %s: %s", url,
+		         nng_strerror(rv));
+		nng_listener_close(l);
+		return (rv);
+	}
+	if (tls_url(url)) {
+		log_info("listening", "url=%s tls=on client_certificates=%s",
+		         url, opts->tls_client_ca ? "required" : "no");
+	} else {
+		log_info("listening", "url=%s", url);
+	}
+	return (0);
+}
+
 int
 server_start(server **out, const server_opts *opts, char *err, size_t errlen)
 {
-	server *s;
-	int     rv;
+	server         *s;
+	nng_tls_config *tls = NULL;
+	int             rv;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -254,12 +306,14 @@ server_start(server **out, const server_opts *opts, char *err, size_t errlen)
 		}
 	}
 	for (size_t i = 0; i < opts->nurls; i++) {
-		if ((rv = nng_listen(s->sock, opts->urls[i], NULL, 0)) != 0) {
-			snprintf(err, errlen, "listening on %s: %s",
-			         opts->urls[i], nng_strerror(rv));
+		if ((rv = listen_on(s, opts, opts->urls[i], &tls, err,
+		                    errlen)) != 0) {
 			goto fail;
 		}
-		log_info("listening", "url=%s", opts->urls[i]);
+	}
+	if (tls != NULL) {
+		nng_tls_config_free(tls); /* the listeners hold it */
+		tls = NULL;
 	}
 	for (size_t i = 0; i < s->nworkers; i++) {
 		worker_cb(&s->workers[i]);
@@ -267,6 +321,9 @@ server_start(server **out, const server_opts *opts, char *err, size_t errlen)
 	*out = s;
 	return (0);
 fail:
+	if (tls != NULL) {
+		nng_tls_config_free(tls);
+	}
 	nng_close(s->sock);
 	for (size_t i = 0; s->workers != NULL && i < s->nworkers; i++) {
 		if (s->workers[i].aio != NULL) {
@@ -385,4 +442,10 @@ server_served(const server *s)
 		                          memory_order_relaxed);
 	}
 	return (n);
+}
+
+unsigned long long
+server_in_flight(const server *s)
+{
+	return ((unsigned long long)busy_workers(s));
 }

@@ -19,6 +19,8 @@ typedef struct {
 	size_t             max_request; /* bytes; 0: default */
 	struct auth       *auth;        /* tokens, or NULL: none valid */
 	bool               reads_need_token;
+	/* Certificate, key and client CA for tls+tcp:// listeners. */
+	const char *tls_cert, *tls_key, *tls_key_pass, *tls_client_ca;
 } server_opts;
 
 /* Opens the socket, starts the listeners and the workers. Returns 0, or an
@@ -33,5 +35,8 @@ int server_start(server **out, const server_opts *opts, char *err,
 void server_stop(server *s, int timeout_ms);
 /* Requests answered so far. */
 unsigned long long server_served(const server *s);
+/* Requests received and not yet answered (being dispatched, or waiting for
+ * the writer thread). */
+unsigned long long server_in_flight(const server *s);
 
 #endif

@@ -40,6 +40,10 @@ enum opt_id {
 	OPT_ALL,
 	OPT_LABEL,
 	OPT_BATCH_ROWS,
+	OPT_TLS_CA,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_TLS_SERVER_NAME,
 	OPT_COUNT_ /* Not an option: how many there are. */
 };
 
@@ -54,8 +58,22 @@ struct option {
 
 static const struct option options[] = {
         {OPT_URL, 'u', "url", "URL", 0,
-         "service address: tcp://HOST:PORT or ipc:///path (default "
-         "$OFFSTAT_URL, else " OFFSTAT_DEFAULT_URL ")"},
+         "service address: tcp://HOST:PORT, tls+tcp://HOST:PORT or "
+         "ipc:///path; several (replicas) separated by commas, or the "
+         "option repeated, share the calls (default $OFFSTAT_URL, else "
+         OFFSTAT_DEFAULT_URL ")"},
+        {OPT_TLS_CA, 0, "tls-ca", "FILE", 0,
+         "CA certificate(s), PEM, that the service's certificate must "
+         "chain to (default $OFFSTAT_TLS_CA, else the system's)"},
+        {OPT_TLS_CERT, 0, "tls-cert", "FILE", 0,
+         "this client's certificate, PEM, for services that require one "
+         "(default $OFFSTAT_TLS_CERT); with --tls-key"},
+        {OPT_TLS_KEY, 0, "tls-key", "FILE", 0,
+         "its private key, PEM (default $OFFSTAT_TLS_KEY; an encrypted "
+         "key's password in $OFFSTAT_TLS_KEY_PASSWORD)"},
+        {OPT_TLS_SERVER_NAME, 0, "tls-server-name", "NAME", 0,
+         "the name the service's certificate must carry (default: the "
+         "URL's host)"},
         {OPT_TOKEN, 0, "token", "TOKEN", 0,
          "credential sent as 'authorization: Bearer TOKEN' (default "
          "$OFFSTAT_TOKEN; prefer the environment: the command line is "
@@ -433,7 +451,35 @@ apply(struct cli *cli, const struct option *o, const char *value,
 		if (value[0] == '\0') {
 			return (cli_usage_error("%s needs a URL", spelled));
 		}
-		cli->url = value;
+		/* Repeated, the addresses add up (replicas). */
+		if (cli->url_set) {
+			static char joined[4096];
+			if (strlen(cli->url) + strlen(value) + 2 >
+			    sizeof(joined)) {
+				return (cli_usage_error("too many addresses"));
+			}
+			if (cli->url != joined) {
+				snprintf(joined, sizeof(joined), "%s",
+				         cli->url);
+			}
+			strcat(joined, ",");
+			strcat(joined, value);
+			value = joined;
+		}
+		cli->url     = value;
+		cli->url_set = true;
+		break;
+	case OPT_TLS_CA:
+		cli->tls_ca = value;
+		break;
+	case OPT_TLS_CERT:
+		cli->tls_cert = value;
+		break;
+	case OPT_TLS_KEY:
+		cli->tls_key = value;
+		break;
+	case OPT_TLS_SERVER_NAME:
+		cli->tls_server_name = value;
 		break;
 	case OPT_TOKEN:
 		cli->token = value;

@@ -41,7 +41,10 @@ enum cli_format {
 /* Everything the command line and the environment said. */
 struct cli {
 	const char     *url;
+	bool            url_set; /* by an option: a second one adds */
 	const char     *token;
+	const char     *tls_ca, *tls_cert, *tls_key, *tls_key_password;
+	const char     *tls_server_name;
 	enum cli_format format;
 	bool            format_set;
 	int             timeout_ms;

@@ -64,12 +64,55 @@ finish_output(const struct cli *cli, int rv)
 	return (rv);
 }
 
+static const char *
+env_or_null(const char *name)
+{
+	const char *v = getenv(name);
+	return (v != NULL && v[0] != '\0' ? v : NULL);
+}
+
+/* What a failure to connect usually means, for people. */
+static void
+open_hint(struct cli *cli, int rv)
+{
+	bool tls = strstr(cli->url, "tls+") != NULL;
+
+	switch (rv) {
+	case OFFSTAT_EADDRINVAL:
+		cli_note(cli, "addresses look like tcp://HOST:PORT, "
+		              "tls+tcp://HOST:PORT or ipc:///path");
+		break;
+	case OFFSTAT_EINVAL:
+		if (cli->tls_ca != NULL || cli->tls_cert != NULL ||
+		    cli->tls_key != NULL || cli->tls_server_name != NULL) {
+			cli_note(cli,
+			         tls ? "--tls-cert and --tls-key go together"
+			             : "TLS options need a tls+tcp:// address");
+		}
+		break;
+	case OFFSTAT_EFILE:
+		cli_note(cli, "a TLS file (--tls-ca, --tls-cert, --tls-key) "
+		              "cannot be read, is not PEM, or the key does not "
+		              "open");
+		break;
+	case OFFSTAT_ETLS:
+		cli_note(cli, "the service's certificate is not signed by the "
+		              "CA given (--tls-ca) or does not name the host, "
+		              "or the service wants a client certificate "
+		              "(--tls-cert, --tls-key) it trusts");
+		break;
+	default:
+		break;
+	}
+}
+
 static int
 run(struct cli *cli, int argc, char **argv)
 {
-	offstat_client *client;
-	const char     *env;
-	int             rv;
+	offstat_client     *client;
+	offstat_client_opts o = OFFSTAT_CLIENT_OPTS_INIT;
+	const char         *env;
+	int                 rv;
 
 	cli->url        = OFFSTAT_DEFAULT_URL;
 	cli->timeout_ms = CLI_DEFAULT_TIMEOUT_MS;
@@ -79,6 +122,10 @@ run(struct cli *cli, int argc, char **argv)
 	if ((env = getenv("OFFSTAT_TOKEN")) != NULL && env[0] != '\0') {
 		cli->token = env;
 	}
+	cli->tls_ca           = env_or_null("OFFSTAT_TLS_CA");
+	cli->tls_cert         = env_or_null("OFFSTAT_TLS_CERT");
+	cli->tls_key          = env_or_null("OFFSTAT_TLS_KEY");
+	cli->tls_key_password = env_or_null("OFFSTAT_TLS_KEY_PASSWORD");
 
 	if ((rv = cli_parse(cli, argc, argv)) != 0) {
 		return (rv);
@@ -101,12 +148,16 @@ run(struct cli *cli, int argc, char **argv)
 		         cli->url, cli->timeout_ms,
 		         cli->token != NULL ? ", with a token" : "");
 	}
-	if ((rv = offstat_client_open(&client, cli->url)) != OFFSTAT_OK) {
+	o.url                = cli->url;
+	o.connect_timeout_ms = cli->timeout_ms;
+	o.tls_ca             = cli->tls_ca;
+	o.tls_cert           = cli->tls_cert;
+	o.tls_key            = cli->tls_key;
+	o.tls_key_password   = cli->tls_key_password;
+	o.tls_server_name    = cli->tls_server_name;
+	if ((rv = offstat_client_open_opts(&client, &o)) != OFFSTAT_OK) {
 		cli_note(cli, "%s: %s", cli->url, offstat_strerror(rv));
-		if (rv == OFFSTAT_EADDRINVAL) {
-			cli_note(cli, "addresses look like tcp://HOST:PORT or "
-			              "ipc:///path");
-		}
+		open_hint(cli, rv);
 		return (rv);
 	}
 	if ((rv = offstat_client_set_timeout(client, cli->timeout_ms)) != 0 ||

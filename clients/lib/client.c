@@ -4,24 +4,42 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 #include <nng/supplemental/util/platform.h>
 
 #include "client.h"
 
 #define METHOD_PREFIX "offstat.v1.OffenceStats/"
 
+/* One address of the service and the thread that makes its first
+ * connection. */
+typedef struct dial_slot {
+	offstat_client *c;
+	char           *url;
+	nng_dialer      d;
+	nng_tls_config *tls;
+	pthread_t       thr;
+	bool            thr_started;
+	int             first; /* the first attempt's nng result; -1: pending */
+} dial_slot;
+
 struct offstat_client {
 	nng_socket           sock;
 	char                *url;
-	pthread_mutex_t      mtx;        /* Guards token and timeout_ms. */
+	pthread_mutex_t      mtx;        /* Guards token, timeout_ms, first. */
+	pthread_cond_t       cv;         /* A first attempt finished. */
 	char                *token;      /* NULL: no credentials. */
 	int                  timeout_ms; /* 0: no limit. */
 	atomic_int           pipes;      /* Connections up now. */
 	atomic_uint_fast64_t next_id;
+	dial_slot           *slots;
+	size_t               nslots;
+	atomic_bool          closing;
 };
 
 /* Keeps count of live connections, so that a timeout can say whether the
@@ -59,42 +77,207 @@ dial_error(int rv)
 		return (OFFSTAT_ECONNREFUSED);
 	case NNG_ETIMEDOUT:
 		return (OFFSTAT_ETIMEDOUT);
+	case NNG_EPEERAUTH:
+	case NNG_ECRYPTO:
+		return (OFFSTAT_ETLS);
 	default:
 		return (OFFSTAT_ETRANSPORT);
 	}
 }
 
+/*
+ * Makes the first connection to one address. nng_dialer_start blocks until
+ * it is up or has failed, which says why (refused, TLS) where a
+ * non-blocking start would not; a connect that hangs (an address that
+ * drops packets) is left here, on its own thread, and aborted when the
+ * socket closes. After a failure the dialer starts again without
+ * blocking, so nng keeps trying in the background.
+ */
+static void *
+dial_thread(void *arg)
+{
+	dial_slot      *sl = arg;
+	offstat_client *c  = sl->c;
+	int             rv = nng_dialer_start(sl->d, 0);
+
+	/* A TLS service that refuses this client's certificate (or its
+	 * lack of one) closes the connection in the handshake. */
+	if (sl->tls != NULL && (rv == NNG_ECONNSHUT || rv == NNG_ECONNRESET ||
+	                        rv == NNG_ECLOSED)) {
+		rv = atomic_load(&c->closing) ? NNG_ECLOSED : NNG_EPEERAUTH;
+	}
+
+	pthread_mutex_lock(&c->mtx);
+	sl->first = rv;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mtx);
+	if (rv != 0 && rv != NNG_ECLOSED) {
+		(void)nng_dialer_start(sl->d, NNG_FLAG_NONBLOCK);
+	}
+	return (NULL);
+}
+
+/* Splits a list of addresses into slots. */
+static int
+split_urls(offstat_client *c, const char *list)
+{
+	const char *p = list;
+
+	while (*p != '\0') {
+		size_t k = strcspn(p, ", \t\n");
+		if (k > 0) {
+			if (c->nslots == OFFSTAT_MAX_URLS) {
+				return (OFFSTAT_EADDRINVAL);
+			}
+			if ((c->slots[c->nslots].url = strndup(p, k)) ==
+			    NULL) {
+				return (OFFSTAT_ENOMEM);
+			}
+			c->slots[c->nslots].c     = c;
+			c->slots[c->nslots].first = -1;
+			c->nslots++;
+		}
+		p += k;
+		p += strspn(p, ", \t\n");
+	}
+	return (c->nslots > 0 ? OFFSTAT_OK : OFFSTAT_EADDRINVAL);
+}
+
+/* Waits until one first attempt succeeded (0), every one failed (the
+ * first failure's nng code), or the deadline passed (NNG_ETIMEDOUT). */
+static int
+wait_first(offstat_client *c, int ms)
+{
+	struct timespec deadline;
+	int             rv = NNG_ETIMEDOUT;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += ms / 1000;
+	deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c->mtx);
+	for (;;) {
+		size_t failed = 0;
+		int    why    = 0;
+		for (size_t i = 0; i < c->nslots; i++) {
+			if (c->slots[i].first == 0) {
+				failed = SIZE_MAX;
+				break;
+			}
+			if (c->slots[i].first > 0) {
+				why = why ? why : c->slots[i].first;
+				failed++;
+			}
+		}
+		if (failed == SIZE_MAX) {
+			rv = 0;
+			break;
+		}
+		if (failed == c->nslots) {
+			rv = why;
+			break;
+		}
+		if (pthread_cond_timedwait(&c->cv, &c->mtx, &deadline) != 0) {
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->mtx);
+	return (rv);
+}
+
+/* Closes the socket (aborting dials in progress) and frees everything. */
+static void
+client_free(offstat_client *c, bool opened)
+{
+	if (opened) {
+		atomic_store(&c->closing, true);
+		nng_close(c->sock);
+	}
+	for (size_t i = 0; i < c->nslots; i++) {
+		if (c->slots[i].thr_started) {
+			pthread_join(c->slots[i].thr, NULL);
+		}
+		if (c->slots[i].tls != NULL) {
+			nng_tls_config_free(c->slots[i].tls);
+		}
+		free(c->slots[i].url);
+	}
+	free(c->slots);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mtx);
+	free(c->token);
+	free(c->url);
+	free(c);
+}
+
 int
 offstat_client_open(offstat_client **out, const char *url)
 {
-	offstat_client *c;
-	int             rv;
+	offstat_client_opts o = OFFSTAT_CLIENT_OPTS_INIT;
 
-	if (out == NULL) {
+	o.url = url;
+	return (offstat_client_open_opts(out, &o));
+}
+
+int
+offstat_client_open_opts(offstat_client **out, const offstat_client_opts *o)
+{
+	offstat_client *c;
+	const char     *url;
+	bool            tls_asked, any_tls = false;
+	int             rv, ms;
+
+	if (out == NULL || o == NULL || o->connect_timeout_ms < 0) {
 		return (OFFSTAT_EINVAL);
 	}
-	if (url == NULL) {
-		url = OFFSTAT_DEFAULT_URL;
+	url       = o->url != NULL ? o->url : OFFSTAT_DEFAULT_URL;
+	ms        = o->connect_timeout_ms ? o->connect_timeout_ms
+	                                  : OFFSTAT_DEFAULT_TIMEOUT_MS;
+	tls_asked = o->tls_ca != NULL || o->tls_cert != NULL ||
+	            o->tls_key != NULL || o->tls_server_name != NULL;
+	if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
+		return (OFFSTAT_EINVAL);
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		return (OFFSTAT_ENOMEM);
 	}
-	if ((c->url = strdup(url)) == NULL) {
+	if (pthread_mutex_init(&c->mtx, NULL) != 0) {
 		free(c);
 		return (OFFSTAT_ENOMEM);
 	}
-	if (pthread_mutex_init(&c->mtx, NULL) != 0) {
-		free(c->url);
+	if (pthread_cond_init(&c->cv, NULL) != 0) {
+		pthread_mutex_destroy(&c->mtx);
 		free(c);
 		return (OFFSTAT_ENOMEM);
 	}
 	c->timeout_ms = OFFSTAT_DEFAULT_TIMEOUT_MS;
 	atomic_init(&c->pipes, 0);
 	atomic_init(&c->next_id, 1);
+	atomic_init(&c->closing, false);
+	if ((c->url = strdup(url)) == NULL ||
+	    (c->slots = calloc(OFFSTAT_MAX_URLS, sizeof(dial_slot))) ==
+	            NULL) {
+		client_free(c, false);
+		return (OFFSTAT_ENOMEM);
+	}
+	if ((rv = split_urls(c, url)) != OFFSTAT_OK) {
+		client_free(c, false);
+		return (rv);
+	}
+	for (size_t i = 0; i < c->nslots; i++) {
+		any_tls = any_tls || strncmp(c->slots[i].url, "tls+", 4) == 0;
+	}
+	if (tls_asked && !any_tls) {
+		client_free(c, false);
+		return (OFFSTAT_EINVAL);
+	}
 
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
-		rv = rv == NNG_ENOMEM ? OFFSTAT_ENOMEM : OFFSTAT_ETRANSPORT;
-		goto fail;
+		client_free(c, false);
+		return (rv == NNG_ENOMEM ? OFFSTAT_ENOMEM : OFFSTAT_ETRANSPORT);
 	}
 	/* nng 1.5.2 would otherwise allocate whatever size a peer
 	 * announces. Set before dialing: dialers copy it. */
@@ -106,25 +289,42 @@ offstat_client_open(offstat_client **out, const char *url)
 	                          c)) != 0 ||
 	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_event,
 	                          c)) != 0) {
-		rv = rv == NNG_ENOMEM ? OFFSTAT_ENOMEM : OFFSTAT_ETRANSPORT;
-		nng_close(c->sock);
-		goto fail;
+		client_free(c, true);
+		return (rv == NNG_ENOMEM ? OFFSTAT_ENOMEM : OFFSTAT_ETRANSPORT);
 	}
-	/* Synchronous, so that a refused connection is reported now rather
-	 * than as a timeout on the first call. */
-	if ((rv = nng_dial(c->sock, url, NULL, 0)) != 0) {
-		rv = dial_error(rv);
-		nng_close(c->sock);
-		goto fail;
+	/* Every address is checked before any is dialled. */
+	for (size_t i = 0; i < c->nslots; i++) {
+		dial_slot *sl = &c->slots[i];
+		if ((rv = nng_dialer_create(&sl->d, c->sock, sl->url)) != 0) {
+			client_free(c, true);
+			return (dial_error(rv));
+		}
+		if (strncmp(sl->url, "tls+", 4) == 0 &&
+		    (rv = offstat__tls_client(&sl->tls, sl->url, o)) != 0) {
+			client_free(c, true);
+			return (rv);
+		}
+		if (sl->tls != NULL &&
+		    nng_dialer_set_ptr(sl->d, NNG_OPT_TLS_CONFIG, sl->tls) !=
+		            0) {
+			client_free(c, true);
+			return (OFFSTAT_ETRANSPORT);
+		}
+	}
+	for (size_t i = 0; i < c->nslots; i++) {
+		dial_slot *sl = &c->slots[i];
+		if (pthread_create(&sl->thr, NULL, dial_thread, sl) != 0) {
+			client_free(c, true);
+			return (OFFSTAT_ENOMEM);
+		}
+		sl->thr_started = true;
+	}
+	if ((rv = wait_first(c, ms)) != 0) {
+		client_free(c, true);
+		return (dial_error(rv));
 	}
 	*out = c;
 	return (OFFSTAT_OK);
-
-fail:
-	pthread_mutex_destroy(&c->mtx);
-	free(c->url);
-	free(c);
-	return (rv);
 }
 
 void
@@ -133,11 +333,7 @@ offstat_client_close(offstat_client *c)
 	if (c == NULL) {
 		return;
 	}
-	nng_close(c->sock);
-	pthread_mutex_destroy(&c->mtx);
-	free(c->token);
-	free(c->url);
-	free(c);
+	client_free(c, true);
 }
 
 int
@@ -418,6 +614,14 @@ cleanup:
 	return (rv);
 }
 
+/* A failure that another try (on another connection) may not meet. */
+static bool
+retriable(int rv)
+{
+	return (rv == OFFSTAT_ECONNLOST || rv == OFFSTAT_ECONNREFUSED ||
+	        rv == OFFSTAT_ETRANSPORT || rv == OFFSTAT_EUNAVAILABLE);
+}
+
 int
 offstat__call(offstat_client *c, const char *method,
               const ProtobufCMessage           *req,
@@ -425,28 +629,50 @@ offstat__call(offstat_client *c, const char *method,
               offstat__convert_fn convert, void *arg, offstat_status *st)
 {
 	char     request_id[48];
-	nng_msg *msg   = NULL;
 	nng_msg *reply = NULL;
-	int      timeout;
-	int      rv;
+	nng_time deadline;
+	int      timeout, left;
+	int      rv = OFFSTAT_ETIMEDOUT;
+	/* Reads change nothing, so they may be sent again; Ingest is
+	 * retried by its callers, with its idempotency key. */
+	int tries = strcmp(method, "Ingest") == 0 ? 1 : (int)c->nslots + 2;
 
 	pthread_mutex_lock(&c->mtx);
 	timeout = c->timeout_ms;
 	pthread_mutex_unlock(&c->mtx);
+	deadline = nng_clock() + (nng_time)timeout;
 
 	snprintf(request_id, sizeof(request_id), "%ld-%" PRIuFAST64,
 	         (long)getpid(), atomic_fetch_add(&c->next_id, 1));
 	offstat__status_request_id(st, request_id);
 
-	if ((rv = build_request(c, &msg, method, req, request_id, timeout,
-	                        st)) != 0) {
-		return (rv);
+	for (int t = 1;; t++) {
+		nng_msg *msg = NULL;
+
+		left = timeout;
+		if (timeout > 0) {
+			nng_time now = nng_clock();
+			left         = now < deadline ? (int)(deadline - now) : 0;
+			if (left == 0) {
+				return (rv);
+			}
+		}
+		if ((rv = build_request(c, &msg, method, req, request_id, left,
+		                        st)) != 0) {
+			return (rv);
+		}
+		/* exchange() owns msg from here, whatever happens. */
+		if ((rv = exchange(c, msg, &reply, left, st)) == 0) {
+			rv = decode_reply(c, reply, request_id, reply_desc,
+			                  convert, arg, st);
+			nng_msg_free(reply);
+			reply = NULL;
+		}
+		if (!retriable(rv) || t >= tries) {
+			return (rv);
+		}
+		/* The next context's request goes to a connection that is
+		 * up; a short pause lets nng notice the one that broke. */
+		nng_msleep(t == 1 ? 1 : 20);
 	}
-	/* exchange() owns msg from here, whatever happens. */
-	if ((rv = exchange(c, msg, &reply, timeout, st)) != 0) {
-		return (rv);
-	}
-	rv = decode_reply(c, reply, request_id, reply_desc, convert, arg, st);
-	nng_msg_free(reply);
-	return (rv);
 }

@@ -9,6 +9,9 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
+
 #include "offstat/offstat.h"
 #include "offstat/v1/offstat.pb-c.h"
 
@@ -27,6 +30,16 @@ int offstat__call(offstat_client *c, const char *method,
                   const ProtobufCMessage           *req,
                   const ProtobufCMessageDescriptor *reply_desc,
                   offstat__convert_fn convert, void *arg, offstat_status *st);
+
+/*
+ * Builds the TLS configuration of a client dialling url (tls.c): the CA
+ * (the system's when none is given), the server name to check (the URL's
+ * host unless one is given) and the client's own certificate and key.
+ * Returns an offstat_err value: OFFSTAT_EFILE when a file cannot be read,
+ * is not PEM or does not load.
+ */
+int offstat__tls_client(nng_tls_config **out, const char *url,
+                        const offstat_client_opts *o);
 
 /* Status helpers (status.c). Each returns err, so a caller can
  * `return (offstat__status_local(st, OFFSTAT_EINVAL, "..."));`. */

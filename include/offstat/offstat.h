@@ -88,6 +88,7 @@ extern "C" {
 	X(EFILE, 10, "cannot read the input file")                            \
 	X(EBADINPUT, 11, "the input is not in the expected format")           \
 	X(ESTOPPED, 12, "stopped by the caller")                              \
+	X(ETLS, 13, "TLS handshake failed")                                   \
 	X(ECANCELLED, 21, "call cancelled by the service")                    \
 	X(EUNKNOWN, 22, "unknown error in the service")                       \
 	X(EBADREQUEST, 23, "request rejected as invalid")                     \
@@ -184,20 +185,83 @@ typedef struct offstat_client offstat_client;
 
 /*
  * offstat_client_open connects to the service at url and writes a new
- * client to *out. url is "tcp://HOST:PORT" or "ipc:///path"; NULL means
- * OFFSTAT_DEFAULT_URL. It blocks until the connection is made or refused.
- * If the connection drops later, the client reconnects by itself in the
- * background; a call made meanwhile waits for it, up to its timeout.
+ * client to *out. url is "tcp://HOST:PORT" or "ipc:///path", or several
+ * such addresses of replicas separated by commas or spaces; NULL means
+ * OFFSTAT_DEFAULT_URL. It is offstat_client_open_opts with only the url
+ * set: see there.
+ */
+OFFSTAT_EXPORT int offstat_client_open(offstat_client **out, const char *url);
+
+/*
+ * Options for offstat_client_open_opts. Start from OFFSTAT_CLIENT_OPTS_INIT
+ * (all zero) and set what you need; fields may be added at the end in
+ * later versions.
+ */
+typedef struct offstat_client_opts {
+	/* One address or several (replicas of one service) separated by
+	 * commas or spaces: "tcp://HOST:PORT", "ipc:///path" or
+	 * "tls+tcp://HOST:PORT"; at most OFFSTAT_MAX_URLS. NULL:
+	 * OFFSTAT_DEFAULT_URL. */
+	const char *url;
+	/* How long opening waits for a first connection, in milliseconds;
+	 * 0: OFFSTAT_DEFAULT_TIMEOUT_MS. */
+	int connect_timeout_ms;
+	/* TLS (tls+tcp:// addresses only). tls_ca: the PEM file of the
+	 * CA(s) the service's certificate must chain to; NULL: the
+	 * system's bundle (/etc/ssl/certs/ca-certificates.crt). The
+	 * service's certificate must also name the host of the address,
+	 * or tls_server_name when set. tls_cert and tls_key: this client's
+	 * certificate and private key (PEM), for services that require
+	 * client certificates; tls_key_password when the key is
+	 * encrypted. */
+	const char *tls_ca;
+	const char *tls_cert;
+	const char *tls_key;
+	const char *tls_key_password;
+	const char *tls_server_name;
+} offstat_client_opts;
+
+#define OFFSTAT_CLIENT_OPTS_INIT                                              \
+	{                                                                     \
+		NULL, 0, NULL, NULL, NULL, NULL, NULL                         \
+	}
+
+/* Addresses one client takes at most. */
+#define OFFSTAT_MAX_URLS 16
+
+/*
+ * offstat_client_open_opts connects to the service and writes a new client
+ * to *out. It dials every address at once and returns as soon as one
+ * connection is up, or fails when every address has refused or the
+ * connect timeout has passed. Addresses not up yet, and connections that
+ * drop later, are dialled again in the background (every 0.1 s at first,
+ * then up to every 2 s), so a replica that starts or comes back takes its
+ * share of the calls.
  *
- * Errors: OFFSTAT_EINVAL (out is NULL), OFFSTAT_EADDRINVAL (the url is
- * malformed, its scheme unsupported or its host unknown),
- * OFFSTAT_ECONNREFUSED (nothing listens there), OFFSTAT_ETIMEDOUT (the
- * connection attempt timed out), OFFSTAT_ENOMEM, OFFSTAT_ETRANSPORT (any
- * other failure to connect). On failure *out is unchanged.
+ * Calls are spread over the connections that are up (NNG REQ). A call that
+ * reads (every method but Ingest) and fails because its connection broke,
+ * or that the service answers UNAVAILABLE (a replica shutting down), is
+ * sent again, to another replica when there is one, within the call's
+ * timeout. Ingest calls carry idempotency keys and are retried by the
+ * ingest functions themselves.
+ *
+ * Errors: OFFSTAT_EINVAL (out or opts is NULL, or a TLS option without a
+ * tls+tcp:// address, or a certificate without its key),
+ * OFFSTAT_EADDRINVAL (an address is malformed, its scheme unsupported or
+ * its host unknown, or more than OFFSTAT_MAX_URLS), OFFSTAT_EFILE (a TLS
+ * file cannot be read or is not PEM, or the key does not open),
+ * OFFSTAT_ECONNREFUSED (nothing listens at any address), OFFSTAT_ETLS
+ * (the TLS handshake failed: the service's certificate is not trusted or
+ * does not name the host, or the service refused this client's
+ * certificate or its lack of one), OFFSTAT_ETIMEDOUT (no connection
+ * within the connect timeout), OFFSTAT_ENOMEM,
+ * OFFSTAT_ETRANSPORT (any other failure to connect). On failure *out is
+ * unchanged.
  *
  * The caller owns the client and releases it with offstat_client_close.
  */
-OFFSTAT_EXPORT int offstat_client_open(offstat_client **out, const char *url);
+OFFSTAT_EXPORT int offstat_client_open_opts(offstat_client           **out,
+                                            const offstat_client_opts *opts);
 
 /*
  * offstat_client_close closes the connection and releases the client. No
@@ -229,8 +293,9 @@ OFFSTAT_EXPORT int offstat_client_set_token(offstat_client *client,
                                             const char     *token);
 
 /*
- * offstat_client_url returns the address the client was opened with. The
- * string belongs to the client and lives as long as it.
+ * offstat_client_url returns the address (or addresses, as given) the
+ * client was opened with. The string belongs to the client and lives as
+ * long as it.
  */
 OFFSTAT_EXPORT const char *offstat_client_url(const offstat_client *client);
 

@@ -58,7 +58,36 @@ line ingest_expiry | grep -q "= 60 .*# file" || fail "OFFSTAT_CONFIG: $(line ing
 out=$(OFFSTAT_TOKEN=ost_00000000_secretsecret "$OFFSTATD" --print-config \
     -c "$dir/offstat.ini" 2>&1) || fail "--print-config with OFFSTAT_TOKEN"
 echo "$out" | grep -q secretsecret && fail "--print-config shows a token"
-[ "$(echo "$out" | wc -l)" -eq 10 ] || fail "--print-config: $out"
+[ "$(echo "$out" | wc -l)" -eq 15 ] || fail "--print-config: $out"
+# The TLS key's password is configuration, and masked wherever it comes
+# from.
+out=$(OFFSTAT_TLS_KEY_PASSWORD=hunter2hunter2 "$OFFSTATD" --print-config \
+    -c "$dir/offstat.ini" 2>&1) || fail "--print-config with a key password"
+echo "$out" | grep -q hunter2 && fail "--print-config shows the key password"
+line tls_key_password | grep -q "= \*\*\*\*\*\*\*\* .*# env OFFSTAT_TLS_KEY_PASSWORD$" ||
+	fail "masked: $(line tls_key_password)"
+out=$("$OFFSTATD" --print-config --tls-key-password hunter2hunter2 2>&1) ||
+	fail "--print-config with --tls-key-password"
+echo "$out" | grep -q hunter2 && fail "--print-config shows the flag's password"
+
+# TLS settings that do not fit together stop start-up, naming the key.
+err=$("$OFFSTATD" --db :memory: --http off -l tls+tcp://127.0.0.1:1 2>&1) &&
+	fail "a TLS listener without a certificate started"
+echo "$err" | grep -q "bad configuration: tls_cert:" || fail "no cert: $err"
+err=$("$OFFSTATD" --db :memory: --http off -l tls+tcp://127.0.0.1:1 \
+    --tls-cert "$dir/offstat.ini" 2>&1) && fail "a certificate without a key"
+echo "$err" | grep -q "bad configuration: tls_key:" || fail "no key: $err"
+err=$("$OFFSTATD" --db :memory: --http off -l "ipc://$dir/x.ipc" \
+    --tls-cert "$dir/offstat.ini" --tls-key "$dir/offstat.ini" 2>&1) &&
+	fail "TLS files without a TLS listener"
+echo "$err" | grep -q "no listener is tls+tcp" || fail "no TLS listener: $err"
+err=$("$OFFSTATD" --db :memory: --http off -l tls+tcp://127.0.0.1:1 \
+    --tls-cert "$dir/offstat.ini" --tls-key "$dir/offstat.ini" 2>&1) &&
+	fail "a certificate that is not PEM"
+echo "$err" | grep -q "tls_cert $dir/offstat.ini: not a PEM file" || fail "not PEM: $err"
+err=$(OFFSTAT_REPLY_CACHE=lots "$OFFSTATD" --print-config 2>&1) &&
+	fail "a bad reply_cache"
+echo "$err" | grep -q "OFFSTAT_REPLY_CACHE='lots' (key reply_cache)" || fail "reply_cache: $err"
 
 # The layers decide what the service does: where it listens.
 wait_sock() {
