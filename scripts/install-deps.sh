@@ -14,7 +14,8 @@ libnng-dev libprotobuf-c-dev protobuf-c-compiler
 libcmocka-dev libsqlite3-dev libgsl-dev
 python3 sqlite3 protobuf-compiler nng-utils
 libmicrohttpd-dev libinih-dev prometheus
-clang libclang-rt-14-dev llvm"
+clang libclang-rt-14-dev llvm
+openssl ca-certificates"
 
 missing=""
 for p in $PACKAGES; do
