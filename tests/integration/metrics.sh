@@ -107,6 +107,8 @@ ok1=$(value 'offstat_requests_total{method="ServerInfo",code="OK"}')
 [ "$(value offstat_snapshot_release)" -ge 1 ] || fail "snapshot release"
 [ "$(value offstat_snapshot_counts)" -gt 0 ] || fail "snapshot counts"
 [ "$(value offstat_ready)" = 1 ] || fail "offstat_ready"
+# Nothing is being answered while the scrape is (it is not an NNG call).
+[ "$(value offstat_requests_in_flight)" = 0 ] || fail "requests in flight"
 [ "$(value process_resident_memory_bytes)" != 0 ] || fail "resident memory"
 start=$(value process_start_time_seconds)
 now=$(date +%s)
@@ -119,7 +121,7 @@ for m in offstat_requests_total offstat_request_duration_seconds \
     offstat_ingest_commits_total offstat_ingest_aborts_total \
     offstat_ingest_expired_total offstat_ingest_replays_total \
     offstat_ingest_rejected_total offstat_auth_failures_total \
-    process_start_time_seconds; do
+    offstat_requests_in_flight process_start_time_seconds; do
 	grep -q "^# HELP $m " "$dir/metrics" || fail "no HELP for $m"
 	grep -q "^# TYPE $m " "$dir/metrics" || fail "no TYPE for $m"
 done

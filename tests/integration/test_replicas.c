@@ -154,6 +154,29 @@ served(const replica *r)
 	return (n);
 }
 
+/* The value of the metric line starting with name (e.g. "x{a=\"b\"} " or
+ * "x "); -1 when it or /metrics is missing. */
+static long long
+metric(const replica *r, const char *name)
+{
+	char     *m = http_get(r->http, "/metrics");
+	char     *p;
+	long long v = -1;
+
+	if (m == NULL) {
+		return (-1);
+	}
+	for (p = m; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
+		p += *p == '\n';
+		if (strncmp(p, name, strlen(name)) == 0) {
+			v = strtoll(p + strlen(name), NULL, 10);
+			break;
+		}
+	}
+	free(m);
+	return (v);
+}
+
 /* Starts (or restarts, on the same addresses) a replica and waits until
  * /readyz says it serves. Returns 0 or -1. */
 static int
@@ -310,12 +333,25 @@ test_failover(void **state)
 	for (int i = 0; i < THREADS; i++) {
 		assert_int_equal(pthread_create(&t[i], NULL, reader, &l), 0);
 	}
-	sleep_ms(1500);
+	/* Under load the gauge of requests being answered moves. */
+	long long busy = 0;
+	int       scrapes = 0;
+	t0                = now_ms();
+	while (now_ms() - t0 < 1500 || (busy < 1 && scrapes < 400)) {
+		long long g = metric(&b, "offstat_requests_in_flight ");
+		busy        = g > busy ? g : busy;
+		scrapes++;
+		sleep_ms(10);
+	}
 	a1  = served(&a) - a0;
 	b1  = served(&b) - b0;
 	ok1 = atomic_load(&l.ok);
-	print_message("both up: %lld calls; replica A answered %lld, B %lld\n",
-	              ok1, a1, b1);
+	print_message("both up: %lld calls; replica A answered %lld, B %lld; "
+	              "B's requests in flight at most %lld in %d scrapes\n",
+	              ok1, a1, b1, busy, scrapes);
+	if (busy < 1) {
+		fail_msg("offstat_requests_in_flight stayed 0 under load");
+	}
 	/* REQ spreads calls over the connections that are up. */
 	assert_true(ok1 > 100);
 	if (a1 < ok1 / 10 || b1 < ok1 / 10) {
