@@ -635,7 +635,20 @@ offstat__call(offstat_client *c, const char *method,
 	int      rv = OFFSTAT_ETIMEDOUT;
 	/* Reads change nothing, so they may be sent again; Ingest is
 	 * retried by its callers, with its idempotency key. */
-	int tries = strcmp(method, "Ingest") == 0 ? 1 : (int)c->nslots + 2;
+	bool write = strcmp(method, "Ingest") == 0;
+	int  tries = write ? 1 : (int)c->nslots + 2;
+
+	/* Each replica keeps its own database, and a release lives in the
+	 * one it was opened on: the batches of an ingest spread over
+	 * replicas would land in others. */
+	if (write && c->nslots > 1) {
+		offstat__status_reset(st);
+		return (offstat__status_local(
+		        st, OFFSTAT_EINVAL,
+		        "an ingest writes to one replica's database: open the "
+		        "client with that replica's address alone (%s lists %zu)",
+		        c->url, c->nslots));
+	}
 
 	pthread_mutex_lock(&c->mtx);
 	timeout = c->timeout_ms;

@@ -243,7 +243,9 @@ typedef struct offstat_client_opts {
  * or that the service answers UNAVAILABLE (a replica shutting down), is
  * sent again, to another replica when there is one, within the call's
  * timeout. Ingest calls carry idempotency keys and are retried by the
- * ingest functions themselves.
+ * ingest functions themselves; they need a client opened with one address
+ * (each replica keeps its own database and is loaded on its own), and fail
+ * with OFFSTAT_EINVAL on a client with several.
  *
  * Errors: OFFSTAT_EINVAL (out or opts is NULL, or a TLS option without a
  * tls+tcp:// address, or a certificate without its key),

@@ -429,6 +429,13 @@ test_open_partial(void **state)
 		offstat_count_free(n);
 		n = NULL;
 	}
+	/* An ingest goes to one replica's database: refused on a client
+	 * with several addresses, before anything is sent. */
+	uint64_t rel = 0;
+	assert_int_equal(offstat_ingest_open(&rel, c, "two places", NULL, &st),
+	                 OFFSTAT_EINVAL);
+	assert_non_null(st.message);
+	assert_non_null(strstr(st.message, "one replica"));
 	offstat_client_close(c);
 
 	snprintf(urls, sizeof(urls), "tcp://127.0.0.1:%d,tcp://127.0.0.1:%d",
