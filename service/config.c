@@ -172,6 +172,17 @@ check_cache(const char *v, char *why, size_t len)
 	return (0);
 }
 
+static int
+check_seconds(const char *v, char *why, size_t len)
+{
+	unsigned long long n;
+	if (parse_num(v, 0, 3600, &n) != 0) {
+		snprintf(why, len, "give 0 (off) to 3600 seconds");
+		return (-1);
+	}
+	return (0);
+}
+
 /* In cfg_key order. The key's password is the one secret (tokens are kept
  * hashed in the tokens file, whose path is not one). */
 static const key_def keys[CFG_NKEYS] = {
@@ -205,6 +216,8 @@ static const key_def keys[CFG_NKEYS] = {
          "(none: no client certificates)", false, check_path},
         {"reply_cache", "OFFSTAT_REPLY_CACHE", "--reply-cache", "33554432",
          false, check_cache},
+        {"listener_check", "OFFSTAT_LISTENER_CHECK", "--listener-check", "5",
+         false, check_seconds},
 };
 
 void

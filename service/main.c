@@ -70,6 +70,10 @@ static const char usage_text[] =
         "  --reply-cache BYTES    memory for answers kept per release "
         "(default\n"
         "                         33554432; 0: off)\n"
+        "  --listener-check SECS  check each listener through a new "
+        "connection\n"
+        "                         every SECS and restart one that stopped\n"
+        "                         serving (default 5; 0: off)\n"
         "  -c, --config FILE      read settings from an INI file (default\n"
         "                         $OFFSTAT_CONFIG); flags beat OFFSTAT_*\n"
         "                         variables, which beat the file\n"
@@ -127,6 +131,7 @@ enum {
 	OPT_TLS_KEY_PASSWORD,
 	OPT_TLS_CLIENT_CA,
 	OPT_REPLY_CACHE,
+	OPT_LISTENER_CHECK,
 };
 
 static const struct option long_opts[] = {
@@ -153,6 +158,7 @@ static const struct option long_opts[] = {
         {"tls-key-password", required_argument, NULL, OPT_TLS_KEY_PASSWORD},
         {"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
         {"reply-cache", required_argument, NULL, OPT_REPLY_CACHE},
+        {"listener-check", required_argument, NULL, OPT_LISTENER_CHECK},
         {NULL, 0, NULL, 0},
 };
 
@@ -186,6 +192,7 @@ static const struct {
         {OPT_TLS_KEY_PASSWORD, CFG_TLS_KEY_PASSWORD, "--tls-key-password"},
         {OPT_TLS_CLIENT_CA, CFG_TLS_CLIENT_CA, "--tls-client-ca"},
         {OPT_REPLY_CACHE, CFG_REPLY_CACHE, "--reply-cache"},
+        {OPT_LISTENER_CHECK, CFG_LISTENER_CHECK, "--listener-check"},
 };
 
 static int
@@ -536,6 +543,13 @@ in_flight(void *arg)
 	return (server_in_flight(arg));
 }
 
+/* The listener restarts counter of /metrics. */
+static unsigned long long
+restarts(void *arg)
+{
+	return (server_listener_restarts(arg));
+}
+
 /* By default reads are open on loopback only. */
 static bool
 reads_need_token(const config *c)
@@ -673,6 +687,9 @@ run_server(config *c)
 	so.tls_key          = cfg_get(&c->settings, CFG_TLS_KEY);
 	so.tls_key_pass     = cfg_get(&c->settings, CFG_TLS_KEY_PASSWORD);
 	so.tls_client_ca    = cfg_get(&c->settings, CFG_TLS_CLIENT_CA);
+	so.reply_cache      = c->reply_cache;
+	so.check_ms =
+	        (unsigned)cfg_size(&c->settings, CFG_LISTENER_CHECK, 5) * 1000;
 	if (server_start(&srv, &so, err, sizeof(err)) != 0) {
 		fprintf(stderr, "offstatd: %s\n", err);
 		writer_stop();
@@ -684,6 +701,7 @@ run_server(config *c)
 		return (1);
 	}
 	metrics_set_in_flight(in_flight, srv);
+	metrics_set_restarts(restarts, srv);
 	metrics_set_listening(true);
 	log_info("access", "reads=%s writes=writer-token",
 	         so.reads_need_token ? "reader-token" : "open");
@@ -713,6 +731,7 @@ run_server(config *c)
 	 * failure count: they stop before either goes. */
 	http_stop(web);
 	metrics_set_in_flight(NULL, NULL);
+	metrics_set_restarts(NULL, NULL);
 	server_stop(srv, 5000);
 	ingest_fini();
 	snapshot_clear();

@@ -38,6 +38,8 @@ static double       start_time;
 static struct auth *auth_db;
 static unsigned long long (*in_flight_fn)(void *);
 static void       *in_flight_arg;
+static unsigned long long (*restarts_fn)(void *);
+static void *restarts_arg;
 static atomic_bool listening;
 
 void
@@ -100,6 +102,13 @@ void
 metrics_set_auth(struct auth *a)
 {
 	auth_db = a;
+}
+
+void
+metrics_set_restarts(unsigned long long (*fn)(void *), void *arg)
+{
+	restarts_arg = arg;
+	restarts_fn  = fn;
 }
 
 void
@@ -236,6 +245,13 @@ render_requests(buf *b)
 		     "Requests received and not yet answered.");
 		put(b, "offstat_requests_in_flight %llu\n",
 		    in_flight_fn(in_flight_arg));
+	}
+	if (restarts_fn != NULL) {
+		head(b, "offstat_listener_restarts_total", "counter",
+		     "Listeners started again after they stopped serving new "
+		     "connections.");
+		put(b, "offstat_listener_restarts_total %llu\n",
+		    restarts_fn(restarts_arg));
 	}
 }
 

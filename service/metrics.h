@@ -28,6 +28,9 @@ void metrics_set_auth(struct auth *a);
 /* Requests between receive and reply, read at scrape time; fn NULL: the
  * gauge is left out. */
 void metrics_set_in_flight(unsigned long long (*fn)(void *), void *arg);
+/* Listeners restarted by the listener check, read at scrape time; fn
+ * NULL: left out. */
+void metrics_set_restarts(unsigned long long (*fn)(void *), void *arg);
 /* The NNG listeners are up (true) or going down (false), for /readyz. */
 void metrics_set_listening(bool on);
 /* Ready: a snapshot is loaded and the listeners are up. */

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/random.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
 
 #include "auth.h"
@@ -21,6 +23,13 @@
 
 #define DEFAULT_WORKERS 64
 #define MAX_WORKERS     4096
+#define MAX_LISTENERS   16
+/* The listener check's message: random bytes no request can start with
+ * by chance (a request is an RpcRequest, whose first byte is a field
+ * tag). */
+#define PROBE_LEN 32
+/* Checks in a row a listener may miss before it is started again. */
+#define PROBE_MISSES 2
 
 typedef enum { W_INIT, W_RECV, W_SEND } wstate;
 
@@ -37,16 +46,39 @@ typedef struct worker {
 	wstate        state;
 	uint64_t      t0;
 	nng_msg      *req;    /* a write waiting for the writer thread */
+	bool          probe;  /* the reply being sent answers a check */
 	atomic_bool   busy;   /* between receive and sent */
 	atomic_ullong served; /* replies sent */
 } worker;
 
+/* One listener, and what its check needs to know. */
+typedef struct {
+	const char  *url;     /* as configured (the caller's string) */
+	char         dial[300]; /* where the check dials it */
+	nng_listener l;
+	bool         tls;
+	bool         watched; /* its first check succeeded */
+	int          misses;  /* checks missed in a row */
+} listen_rec;
+
 struct server {
-	nng_socket    sock;
-	worker       *workers;
-	size_t        nworkers;
-	dispatch_opts dopts;
-	atomic_bool   stopping;
+	nng_socket      sock;
+	worker         *workers;
+	size_t          nworkers;
+	dispatch_opts   dopts;
+	atomic_bool     stopping;
+	listen_rec      lis[MAX_LISTENERS];
+	size_t          nlis;
+	nng_tls_config *tls;       /* the listeners' (held for restarts) */
+	nng_tls_config *probe_tls; /* the check's client side */
+	uint8_t         probe[PROBE_LEN];
+	unsigned        check_ms; /* 0: listeners not checked */
+	pthread_t       watch;
+	bool            watching;
+	pthread_mutex_t watch_lock;
+	pthread_cond_t  watch_cv;
+	bool            watch_stop;
+	atomic_ullong   restarts;
 };
 
 static uint64_t
@@ -94,6 +126,15 @@ answer(worker *w, nng_msg *msg)
 
 	o.unavailable = atomic_load(&s->stopping);
 	w->t0         = now_ns();
+	/* The listener check: echoed, not dispatched, counted or logged. */
+	w->probe = nng_msg_len(msg) == PROBE_LEN &&
+	           memcmp(nng_msg_body(msg), s->probe, PROBE_LEN) == 0;
+	if (w->probe) {
+		nng_aio_set_msg(w->aio, msg);
+		w->state = W_SEND;
+		nng_ctx_send(w->ctx, w->aio);
+		return;
+	}
 	if (dispatch_request(nng_msg_body(msg), nng_msg_len(msg), &o, &out,
 	                     &outlen, &info) != 0) {
 		/* Out of memory: dropping the request is all that is left;
@@ -187,8 +228,12 @@ worker_cb(void *arg)
 			nng_msg_free(nng_aio_get_msg(w->aio));
 		}
 		/* This worker's own counter: no read-modify-write needed. */
-		n = atomic_load_explicit(&w->served, memory_order_relaxed);
-		atomic_store_explicit(&w->served, n + 1, memory_order_relaxed);
+		if (!w->probe) {
+			n = atomic_load_explicit(&w->served,
+			                         memory_order_relaxed);
+			atomic_store_explicit(&w->served, n + 1,
+			                      memory_order_relaxed);
+		}
 		set_busy(w, false);
 		if (rv == NNG_ECLOSED) {
 			return;
@@ -199,70 +244,234 @@ worker_cb(void *arg)
 }
 
 /*
- * Starts a listener on url. A TLS one gets the server's certificate and
- * key, and the client CA when clients must present certificates; the
- * configuration is built at the first TLS listener and shared by the rest.
+ * Starts the listener of r (again, after a failed check). A TLS one gets
+ * the server's certificate and key, and the client CA when clients must
+ * present certificates; the configuration is built at the first TLS
+ * listener and shared by the rest.
  */
 static int
-listen_on(server *s, const server_opts *opts, const char *url,
-          nng_tls_config **tls, char *err, size_t errlen)
+listen_on(server *s, const server_opts *opts, listen_rec *r, char *err,
+          size_t errlen)
 {
 	nng_listener l;
 	int          rv;
 
-	if ((rv = nng_listener_create(&l, s->sock, url)) != 0) {
-		snprintf(err, errlen, "listening on %s: %s", url,
+	if ((rv = nng_listener_create(&l, s->sock, r->url)) != 0) {
+		snprintf(err, errlen, "listening on %s: %s", r->url,
 		         nng_strerror(rv));
 		return (rv);
 	}
-	if (tls_url(url)) {
+	if (r->tls) {
 		tls_files f = {.cert      = opts->tls_cert,
 		               .key       = opts->tls_key,
 		               .key_pass  = opts->tls_key_pass,
 		               .client_ca = opts->tls_client_ca};
-		if (*tls == NULL &&
-		    tls_server_config(tls, &f, err, errlen) != 0) {
+		if (s->tls == NULL &&
+		    tls_server_config(&s->tls, &f, err, errlen) != 0) {
 			nng_listener_close(l);
 			return (NNG_EINVAL);
 		}
-		if ((rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, *tls)) !=
-		    0) {
-			snprintf(err, errlen, "TLS on %s: %s", url,
+		if ((rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG,
+		                               s->tls)) != 0) {
+			snprintf(err, errlen, "TLS on %s: %s", r->url,
 			         nng_strerror(rv));
 			nng_listener_close(l);
 			return (rv);
 		}
 	}
 	if ((rv = nng_listener_start(l, 0)) != 0) {
-		snprintf(err, errlen, "listening on %s: %s", url,
+		snprintf(err, errlen, "listening on %s: %s", r->url,
 		         nng_strerror(rv));
 		nng_listener_close(l);
 		return (rv);
 	}
-	if (tls_url(url)) {
-		log_info("listening", "url=%s tls=on client_certificates=%s",
-		         url, opts->tls_client_ca ? "required" : "no");
-	} else {
-		log_info("listening", "url=%s", url);
-	}
+	r->l = l;
 	return (0);
+}
+
+/*
+ * Where the check reaches a listener from inside: an address bound to
+ * every interface is dialled on loopback.
+ */
+static void
+dial_address(listen_rec *r)
+{
+	const char *u = r->url;
+	const char *host;
+	size_t      pre;
+
+	snprintf(r->dial, sizeof(r->dial), "%s", u);
+	if ((host = strstr(u, "://")) == NULL) {
+		return;
+	}
+	host += 3;
+	pre = (size_t)(host - u);
+	if (strncmp(host, "0.0.0.0:", 8) == 0 || strncmp(host, "*:", 2) == 0 ||
+	    host[0] == ':') {
+		const char *port = strchr(host, ':');
+		snprintf(r->dial, sizeof(r->dial), "%.*s127.0.0.1%s", (int)pre,
+		         u, port);
+	} else if (strncmp(host, "[::]:", 5) == 0) {
+		snprintf(r->dial, sizeof(r->dial), "%.*s[::1]%s", (int)pre, u,
+		         host + 4);
+	}
+}
+
+/*
+ * One check of a listener: a new connection through it, a message with
+ * the process's random bytes, and the same bytes back within timeout_ms.
+ * nng 1.5.2 can stop handing a listener's new connections to the socket
+ * after a peer leaves during the handshake (nng issue 1518, fixed in
+ * 1.6.0): connections are still taken and handshaken, but never read.
+ * Only a message through a new connection shows it.
+ */
+static bool
+probe_once(server *s, const listen_rec *r, int timeout_ms)
+{
+	nng_socket sock;
+	nng_dialer d;
+	void      *reply = NULL;
+	size_t     len   = 0;
+	bool       ok    = false;
+
+	if (nng_req0_open(&sock) != 0) {
+		return (true); /* out of resources: not the listener's fault */
+	}
+	if (nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, 4096) != 0 ||
+	    nng_socket_set_ms(sock, NNG_OPT_SENDTIMEO, timeout_ms) != 0 ||
+	    nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, timeout_ms) != 0 ||
+	    nng_socket_set_ms(sock, NNG_OPT_REQ_RESENDTIME,
+	                      NNG_DURATION_INFINITE) != 0 ||
+	    nng_dialer_create(&d, sock, r->dial) != 0 ||
+	    (r->tls && s->probe_tls != NULL &&
+	     nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, s->probe_tls) != 0) ||
+	    nng_dialer_start(d, NNG_FLAG_NONBLOCK) != 0) {
+		nng_close(sock);
+		return (true);
+	}
+	/* The send waits for the connection, within the timeout. */
+	if (nng_send(sock, s->probe, PROBE_LEN, 0) == 0 &&
+	    nng_recv(sock, &reply, &len, NNG_FLAG_ALLOC) == 0) {
+		ok = len == PROBE_LEN && memcmp(reply, s->probe, len) == 0;
+		nng_free(reply, len);
+	}
+	nng_close(sock);
+	return (ok);
+}
+
+/* Waits ms unless the server stops first; false when it stops. */
+static bool
+watch_sleep(server *s, unsigned ms)
+{
+	struct timespec t;
+	bool            stop;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->watch_lock);
+	while (!s->watch_stop &&
+	       pthread_cond_timedwait(&s->watch_cv, &s->watch_lock, &t) == 0) {
+	}
+	stop = s->watch_stop;
+	pthread_mutex_unlock(&s->watch_lock);
+	return (!stop);
+}
+
+/*
+ * The listener check: every check_ms, each listener that answered its
+ * first check is checked again; one that misses PROBE_MISSES checks in a
+ * row is closed and started again on the same address (its connections
+ * close too, and clients reconnect and resend).
+ */
+static void *
+watch_thread(void *arg)
+{
+	server    *s       = arg;
+	int        timeout = (int)(s->check_ms < 5000 ? s->check_ms : 5000);
+	server_opts opts   = {0};
+
+	for (size_t i = 0; i < s->nlis; i++) {
+		listen_rec *r = &s->lis[i];
+		r->watched    = probe_once(s, r, 5000);
+		if (!r->watched) {
+			log_warn("listener not checked",
+			         "url=%s reason=\"its first check found no "
+			         "answer (a TLS listener that requires client "
+			         "certificates the server's own does not "
+			         "pass)\"",
+			         r->url);
+		}
+	}
+	while (watch_sleep(s, s->check_ms)) {
+		for (size_t i = 0; i < s->nlis; i++) {
+			listen_rec *r = &s->lis[i];
+			char        err[512];
+
+			if (!r->watched || atomic_load(&s->stopping)) {
+				continue;
+			}
+			if (probe_once(s, r, timeout)) {
+				r->misses = 0;
+				continue;
+			}
+			if (++r->misses < PROBE_MISSES) {
+				continue;
+			}
+			log_warn("listener stopped serving new connections; "
+			         "starting it again",
+			         "url=%s misses=%d", r->url, r->misses);
+			nng_listener_close(r->l);
+			/* The TLS configuration is built already. */
+			if (listen_on(s, &opts, r, err, sizeof(err)) != 0) {
+				log_error("listener could not start again",
+				          "url=%s error=\"%s\"", r->url, err);
+				continue;
+			}
+			r->misses = 0;
+			atomic_fetch_add(&s->restarts, 1);
+			log_info("listening", "url=%s restarted=1", r->url);
+		}
+	}
+	return (NULL);
+}
+
+/* The client side of the check's TLS: it authenticates nobody (it only
+ * needs an answer), and offers the server's own certificate where client
+ * certificates are required. */
+static int
+probe_tls_config(server *s, const server_opts *opts)
+{
+	tls_files f = {.cert     = opts->tls_cert,
+	               .key      = opts->tls_key,
+	               .key_pass = opts->tls_key_pass};
+	char      err[256];
+
+	return (tls_probe_config(&s->probe_tls, &f, err, sizeof(err)));
 }
 
 int
 server_start(server **out, const server_opts *opts, char *err, size_t errlen)
 {
-	server         *s;
-	nng_tls_config *tls = NULL;
-	int             rv;
+	server *s;
+	int     rv;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return (NNG_ENOMEM);
 	}
+	pthread_mutex_init(&s->watch_lock, NULL);
+	pthread_cond_init(&s->watch_cv, NULL);
+	atomic_init(&s->restarts, 0);
 	s->dopts.max_request      = opts->max_request ? opts->max_request
 	                                              : RPC_DEFAULT_MAX_REQUEST;
 	s->dopts.auth             = opts->auth;
 	s->dopts.reads_need_token = opts->reads_need_token;
+	s->dopts.reply_cache      = opts->reply_cache;
 	s->nworkers = opts->workers ? opts->workers : DEFAULT_WORKERS;
 	if (s->nworkers > MAX_WORKERS) {
 		s->nworkers = MAX_WORKERS;
@@ -305,24 +514,48 @@ server_start(server **out, const server_opts *opts, char *err, size_t errlen)
 			goto fail;
 		}
 	}
+	if (opts->nurls > MAX_LISTENERS) {
+		rv = NNG_EINVAL;
+		snprintf(err, errlen, "at most %d listeners", MAX_LISTENERS);
+		goto fail;
+	}
 	for (size_t i = 0; i < opts->nurls; i++) {
-		if ((rv = listen_on(s, opts, opts->urls[i], &tls, err,
-		                    errlen)) != 0) {
+		listen_rec *r = &s->lis[s->nlis];
+		r->url        = opts->urls[i];
+		r->tls        = tls_url(r->url);
+		dial_address(r);
+		if ((rv = listen_on(s, opts, r, err, errlen)) != 0) {
 			goto fail;
 		}
-	}
-	if (tls != NULL) {
-		nng_tls_config_free(tls); /* the listeners hold it */
-		tls = NULL;
+		s->nlis++;
+		if (r->tls) {
+			log_info("listening",
+			         "url=%s tls=on client_certificates=%s", r->url,
+			         opts->tls_client_ca ? "required" : "no");
+		} else {
+			log_info("listening", "url=%s", r->url);
+		}
 	}
 	for (size_t i = 0; i < s->nworkers; i++) {
 		worker_cb(&s->workers[i]);
 	}
+	s->check_ms = opts->check_ms;
+	if (s->check_ms > 0 && s->nlis > 0) {
+		if (getrandom(s->probe, PROBE_LEN, 0) != PROBE_LEN ||
+		    (s->tls != NULL && probe_tls_config(s, opts) != 0)) {
+			log_warn("listeners not checked",
+			         "reason=\"no random bytes or TLS "
+			         "configuration for the check\"");
+		} else if (pthread_create(&s->watch, NULL, watch_thread, s) ==
+		           0) {
+			s->watching = true;
+		}
+	}
 	*out = s;
 	return (0);
 fail:
-	if (tls != NULL) {
-		nng_tls_config_free(tls);
+	if (s->tls != NULL) {
+		nng_tls_config_free(s->tls);
 	}
 	nng_close(s->sock);
 	for (size_t i = 0; s->workers != NULL && i < s->nworkers; i++) {
@@ -402,6 +635,14 @@ server_stop(server *s, int timeout_ms)
 		return;
 	}
 	atomic_store(&s->stopping, true);
+	if (s->watching) {
+		pthread_mutex_lock(&s->watch_lock);
+		s->watch_stop = true;
+		pthread_cond_signal(&s->watch_cv);
+		pthread_mutex_unlock(&s->watch_lock);
+		pthread_join(s->watch, NULL);
+		s->watching = false;
+	}
 	/* Requests already being answered get their replies out. */
 	for (int waited = 0; busy_workers(s) > 0 && waited < timeout_ms;
 	     waited += 5) {
@@ -429,6 +670,14 @@ server_stop(server *s, int timeout_ms)
 	for (size_t i = 0; i < s->nworkers; i++) {
 		nng_aio_free(s->workers[i].aio);
 	}
+	if (s->tls != NULL) {
+		nng_tls_config_free(s->tls);
+	}
+	if (s->probe_tls != NULL) {
+		nng_tls_config_free(s->probe_tls);
+	}
+	pthread_cond_destroy(&s->watch_cv);
+	pthread_mutex_destroy(&s->watch_lock);
 	free(s->workers);
 	free(s);
 }
@@ -448,4 +697,10 @@ unsigned long long
 server_in_flight(const server *s)
 {
 	return ((unsigned long long)busy_workers(s));
+}
+
+unsigned long long
+server_listener_restarts(const server *s)
+{
+	return (atomic_load((atomic_ullong *)&s->restarts));
 }

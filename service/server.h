@@ -21,6 +21,13 @@ typedef struct {
 	bool               reads_need_token;
 	/* Certificate, key and client CA for tls+tcp:// listeners. */
 	const char *tls_cert, *tls_key, *tls_key_pass, *tls_client_ca;
+	/* How often each listener is checked through a new connection,
+	 * in ms (and started again after two checks without an answer);
+	 * 0: never. */
+	unsigned check_ms;
+	/* Bytes of replies kept per release (dispatch_opts.reply_cache);
+	 * 0: none. */
+	size_t reply_cache;
 } server_opts;
 
 /* Opens the socket, starts the listeners and the workers. Returns 0, or an
@@ -38,5 +45,7 @@ unsigned long long server_served(const server *s);
 /* Requests received and not yet answered (being dispatched, or waiting for
  * the writer thread). */
 unsigned long long server_in_flight(const server *s);
+/* Listeners started again after failed checks. */
+unsigned long long server_listener_restarts(const server *s);
 
 #endif

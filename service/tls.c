@@ -219,3 +219,37 @@ fail:
 	}
 	return (-1);
 }
+
+int
+tls_probe_config(nng_tls_config **out, const tls_files *f, char *err,
+                 size_t errlen)
+{
+	nng_tls_config *cfg  = NULL;
+	char           *cert = NULL, *key = NULL;
+	int             rv   = -1;
+
+	if (nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT) != 0 ||
+	    nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_NONE) != 0) {
+		snprintf(err, errlen, "TLS: out of memory");
+		goto done;
+	}
+	if (f->cert != NULL && f->key != NULL &&
+	    ((cert = slurp("tls_cert", f->cert, err, errlen)) == NULL ||
+	     (key = slurp("tls_key", f->key, err, errlen)) == NULL ||
+	     nng_tls_config_own_cert(cfg, cert, key, f->key_pass) != 0)) {
+		goto done;
+	}
+	*out = cfg;
+	cfg  = NULL;
+	rv   = 0;
+done:
+	if (cfg != NULL) {
+		nng_tls_config_free(cfg);
+	}
+	free(cert);
+	if (key != NULL) {
+		explicit_bzero(key, strlen(key));
+		free(key);
+	}
+	return (rv);
+}

@@ -30,4 +30,13 @@ bool tls_url(const char *url);
 int tls_server_config(nng_tls_config **out, const tls_files *f, char *err,
                       size_t errlen);
 
+/*
+ * Builds the client side of offstatd's own listener check: verifies
+ * nothing (it only needs an answer) and presents the server's certificate
+ * and key, for listeners that require client certificates. Returns 0, or
+ * -1 with a message in err.
+ */
+int tls_probe_config(nng_tls_config **out, const tls_files *f, char *err,
+                     size_t errlen);
+
 #endif

@@ -16,30 +16,23 @@
 
 #define METHOD_PREFIX "offstat.v1.OffenceStats/"
 
-/* One address of the service and the thread that makes its first
- * connection. */
+/* One address of the service. */
 typedef struct dial_slot {
-	offstat_client *c;
 	char           *url;
 	nng_dialer      d;
 	nng_tls_config *tls;
-	pthread_t       thr;
-	bool            thr_started;
-	int             first; /* the first attempt's nng result; -1: pending */
 } dial_slot;
 
 struct offstat_client {
 	nng_socket           sock;
 	char                *url;
-	pthread_mutex_t      mtx;        /* Guards token, timeout_ms, first. */
-	pthread_cond_t       cv;         /* A first attempt finished. */
+	pthread_mutex_t      mtx;        /* Guards token and timeout_ms. */
 	char                *token;      /* NULL: no credentials. */
 	int                  timeout_ms; /* 0: no limit. */
 	atomic_int           pipes;      /* Connections up now. */
 	atomic_uint_fast64_t next_id;
 	dial_slot           *slots;
 	size_t               nslots;
-	atomic_bool          closing;
 };
 
 /* Keeps count of live connections, so that a timeout can say whether the
@@ -85,38 +78,6 @@ dial_error(int rv)
 	}
 }
 
-/*
- * Makes the first connection to one address. nng_dialer_start blocks until
- * it is up or has failed, which says why (refused, TLS) where a
- * non-blocking start would not; a connect that hangs (an address that
- * drops packets) is left here, on its own thread, and aborted when the
- * socket closes. After a failure the dialer starts again without
- * blocking, so nng keeps trying in the background.
- */
-static void *
-dial_thread(void *arg)
-{
-	dial_slot      *sl = arg;
-	offstat_client *c  = sl->c;
-	int             rv = nng_dialer_start(sl->d, 0);
-
-	/* A TLS service that refuses this client's certificate (or its
-	 * lack of one) closes the connection in the handshake. */
-	if (sl->tls != NULL && (rv == NNG_ECONNSHUT || rv == NNG_ECONNRESET ||
-	                        rv == NNG_ECLOSED)) {
-		rv = atomic_load(&c->closing) ? NNG_ECLOSED : NNG_EPEERAUTH;
-	}
-
-	pthread_mutex_lock(&c->mtx);
-	sl->first = rv;
-	pthread_cond_broadcast(&c->cv);
-	pthread_mutex_unlock(&c->mtx);
-	if (rv != 0 && rv != NNG_ECLOSED) {
-		(void)nng_dialer_start(sl->d, NNG_FLAG_NONBLOCK);
-	}
-	return (NULL);
-}
-
 /* Splits a list of addresses into slots. */
 static int
 split_urls(offstat_client *c, const char *list)
@@ -133,8 +94,6 @@ split_urls(offstat_client *c, const char *list)
 			    NULL) {
 				return (OFFSTAT_ENOMEM);
 			}
-			c->slots[c->nslots].c     = c;
-			c->slots[c->nslots].first = -1;
 			c->nslots++;
 		}
 		p += k;
@@ -143,70 +102,124 @@ split_urls(offstat_client *c, const char *list)
 	return (c->nslots > 0 ? OFFSTAT_OK : OFFSTAT_EADDRINVAL);
 }
 
-/* Waits until one first attempt succeeded (0), every one failed (the
- * first failure's nng code), or the deadline passed (NNG_ETIMEDOUT). */
+/* The statistics of dialer id: nng 1.5.2's nng_stat_find_dialer returns
+ * the first dialer's whatever the id, so the tree is searched here. */
+static nng_stat *
+find_dialer(nng_stat *s, int id)
+{
+	for (; s != NULL; s = nng_stat_next(s)) {
+		nng_stat *found;
+		if (strcmp(nng_stat_name(s), "dialer") == 0) {
+			nng_stat *sid = nng_stat_find(s, "id");
+			if (sid != NULL && (int)nng_stat_value(sid) == id) {
+				return (s);
+			}
+		}
+		if ((found = find_dialer(nng_stat_child(s), id)) != NULL) {
+			return (found);
+		}
+	}
+	return (NULL);
+}
+
+/*
+ * How the attempts on one address have failed so far, from nng's dialer
+ * statistics: 0 while none has, else the offstat_err that says why. nng
+ * dials in the background and keeps no error to ask for; its counters of
+ * refused, timed-out, refused-by-TLS and other failed connections are the
+ * way to tell "nothing listens" from "still trying".
+ */
+static int
+slot_failure(nng_stat *root, const dial_slot *sl)
+{
+	static const struct {
+		const char *name;
+		int         err;
+	} kinds[] = {
+	        {"auth", OFFSTAT_ETLS},      {"refused", OFFSTAT_ECONNREFUSED},
+	        {"timeout", OFFSTAT_ETIMEDOUT}, {"proto", OFFSTAT_ETRANSPORT},
+	        {"disconnect", OFFSTAT_ECONNREFUSED},
+	        {"other", OFFSTAT_ECONNREFUSED},
+	};
+	nng_stat *ds  = find_dialer(root, nng_dialer_id(sl->d));
+	bool      tls = sl->tls != NULL;
+
+	if (ds == NULL) {
+		return (0);
+	}
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		nng_stat *st = nng_stat_find(ds, kinds[i].name);
+		if (st != NULL && nng_stat_value(st) > 0) {
+			/* A TLS peer that drops the connection in the
+			 * handshake has refused this client's certificate
+			 * (or its lack of one). */
+			if (tls && (kinds[i].err == OFFSTAT_ECONNREFUSED ||
+			            kinds[i].err == OFFSTAT_ETRANSPORT) &&
+			    strcmp(kinds[i].name, "refused") != 0) {
+				return (OFFSTAT_ETLS);
+			}
+			return (kinds[i].err);
+		}
+	}
+	return (0);
+}
+
+/*
+ * Waits until a connection is up (OFFSTAT_OK), every address has failed
+ * at least once (the first address's reason), or ms have passed
+ * (OFFSTAT_ETIMEDOUT). The dialers keep trying in the background either
+ * way; only the first answer is waited for here.
+ */
 static int
 wait_first(offstat_client *c, int ms)
 {
-	struct timespec deadline;
-	int             rv = NNG_ETIMEDOUT;
+	nng_time deadline = nng_clock() + (nng_time)ms;
+	int      pause    = 2;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += ms / 1000;
-	deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&c->mtx);
 	for (;;) {
-		size_t failed = 0;
-		int    why    = 0;
-		for (size_t i = 0; i < c->nslots; i++) {
-			if (c->slots[i].first == 0) {
-				failed = SIZE_MAX;
-				break;
+		nng_stat *root;
+		int       why = 0;
+		size_t    failed = 0;
+
+		if (atomic_load(&c->pipes) > 0) {
+			return (OFFSTAT_OK);
+		}
+		if (nng_stats_get(&root) == 0) {
+			for (size_t i = 0; i < c->nslots; i++) {
+				int f = slot_failure(root, &c->slots[i]);
+				if (f != 0) {
+					why = why ? why : f;
+					failed++;
+				}
 			}
-			if (c->slots[i].first > 0) {
-				why = why ? why : c->slots[i].first;
-				failed++;
+			nng_stats_free(root);
+			/* A connection may have come up meanwhile. */
+			if (failed == c->nslots && atomic_load(&c->pipes) == 0) {
+				return (why);
 			}
 		}
-		if (failed == SIZE_MAX) {
-			rv = 0;
-			break;
+		if (nng_clock() >= deadline) {
+			return (OFFSTAT_ETIMEDOUT);
 		}
-		if (failed == c->nslots) {
-			rv = why;
-			break;
-		}
-		if (pthread_cond_timedwait(&c->cv, &c->mtx, &deadline) != 0) {
-			break;
-		}
+		nng_msleep(pause);
+		pause = pause < 20 ? pause * 2 : 20;
 	}
-	pthread_mutex_unlock(&c->mtx);
-	return (rv);
 }
 
-/* Closes the socket (aborting dials in progress) and frees everything. */
+/* Closes the socket (and its dialers) and frees everything. */
 static void
 client_free(offstat_client *c, bool opened)
 {
 	if (opened) {
-		atomic_store(&c->closing, true);
 		nng_close(c->sock);
 	}
 	for (size_t i = 0; i < c->nslots; i++) {
-		if (c->slots[i].thr_started) {
-			pthread_join(c->slots[i].thr, NULL);
-		}
 		if (c->slots[i].tls != NULL) {
 			nng_tls_config_free(c->slots[i].tls);
 		}
 		free(c->slots[i].url);
 	}
 	free(c->slots);
-	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mtx);
 	free(c->token);
 	free(c->url);
@@ -248,15 +261,9 @@ offstat_client_open_opts(offstat_client **out, const offstat_client_opts *o)
 		free(c);
 		return (OFFSTAT_ENOMEM);
 	}
-	if (pthread_cond_init(&c->cv, NULL) != 0) {
-		pthread_mutex_destroy(&c->mtx);
-		free(c);
-		return (OFFSTAT_ENOMEM);
-	}
 	c->timeout_ms = OFFSTAT_DEFAULT_TIMEOUT_MS;
 	atomic_init(&c->pipes, 0);
 	atomic_init(&c->next_id, 1);
-	atomic_init(&c->closing, false);
 	if ((c->url = strdup(url)) == NULL ||
 	    (c->slots = calloc(OFFSTAT_MAX_URLS, sizeof(dial_slot))) ==
 	            NULL) {
@@ -311,17 +318,19 @@ offstat_client_open_opts(offstat_client **out, const offstat_client_opts *o)
 			return (OFFSTAT_ETRANSPORT);
 		}
 	}
+	/* Every address is dialled at once, in the background: a blocking
+	 * start would wait on an address that never answers, and nng 1.5.2
+	 * can hang closing a socket while one is in progress. */
 	for (size_t i = 0; i < c->nslots; i++) {
-		dial_slot *sl = &c->slots[i];
-		if (pthread_create(&sl->thr, NULL, dial_thread, sl) != 0) {
+		if ((rv = nng_dialer_start(c->slots[i].d,
+		                           NNG_FLAG_NONBLOCK)) != 0) {
 			client_free(c, true);
-			return (OFFSTAT_ENOMEM);
+			return (dial_error(rv));
 		}
-		sl->thr_started = true;
 	}
-	if ((rv = wait_first(c, ms)) != 0) {
+	if ((rv = wait_first(c, ms)) != OFFSTAT_OK) {
 		client_free(c, true);
-		return (dial_error(rv));
+		return (rv);
 	}
 	*out = c;
 	return (OFFSTAT_OK);

@@ -58,7 +58,7 @@ line ingest_expiry | grep -q "= 60 .*# file" || fail "OFFSTAT_CONFIG: $(line ing
 out=$(OFFSTAT_TOKEN=ost_00000000_secretsecret "$OFFSTATD" --print-config \
     -c "$dir/offstat.ini" 2>&1) || fail "--print-config with OFFSTAT_TOKEN"
 echo "$out" | grep -q secretsecret && fail "--print-config shows a token"
-[ "$(echo "$out" | wc -l)" -eq 15 ] || fail "--print-config: $out"
+[ "$(echo "$out" | wc -l)" -eq 16 ] || fail "--print-config: $out"
 # The TLS key's password is configuration, and masked wherever it comes
 # from.
 out=$(OFFSTAT_TLS_KEY_PASSWORD=hunter2hunter2 "$OFFSTATD" --print-config \

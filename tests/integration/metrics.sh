@@ -109,6 +109,9 @@ ok1=$(value 'offstat_requests_total{method="ServerInfo",code="OK"}')
 [ "$(value offstat_ready)" = 1 ] || fail "offstat_ready"
 # Nothing is being answered while the scrape is (it is not an NNG call).
 [ "$(value offstat_requests_in_flight)" = 0 ] || fail "requests in flight"
+# The listener checks ran (the service is up more than a check's interval
+# by now in most runs) and found nothing to restart; they are not requests.
+[ "$(value offstat_listener_restarts_total)" = 0 ] || fail "listener restarts"
 [ "$(value process_resident_memory_bytes)" != 0 ] || fail "resident memory"
 start=$(value process_start_time_seconds)
 now=$(date +%s)
@@ -121,7 +124,8 @@ for m in offstat_requests_total offstat_request_duration_seconds \
     offstat_ingest_commits_total offstat_ingest_aborts_total \
     offstat_ingest_expired_total offstat_ingest_replays_total \
     offstat_ingest_rejected_total offstat_auth_failures_total \
-    offstat_requests_in_flight process_start_time_seconds; do
+    offstat_requests_in_flight offstat_listener_restarts_total \
+    process_start_time_seconds; do
 	grep -q "^# HELP $m " "$dir/metrics" || fail "no HELP for $m"
 	grep -q "^# TYPE $m " "$dir/metrics" || fail "no TYPE for $m"
 done
