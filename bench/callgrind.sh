@@ -10,13 +10,17 @@
 # statistics, packing; not NNG's I/O threads). Each method runs twice: N
 # requests (every request new, the statistics tables cold), then 2N (the
 # same requests again); the difference is the cost of a request seen
-# before, which is what a long benchmark run mostly measures.
+# before, which is what a long benchmark run mostly measures. With the
+# reply cache on, a request seen before is answered from the bytes of its
+# first answer: CG_REPLY_CACHE=0 counts what working it out costs.
 #
 # Settings (environment):
 #   BENCH_BUILD   build tree (default build-bench)
 #   CG_REQUESTS   N, requests per method (default 1000: each once)
 #   CG_METHODS    methods (default "GetCount GetSeries CompareTrend")
 #   CG_KEEP       1: keep the temporary folder (profiles included)
+#   CG_REPLY_CACHE  offstatd's --reply-cache BYTES (default: its own;
+#                 0: no reply cache)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,6 +43,11 @@ loadgen=$build/bench/loadgen
 srv_opts=()
 if "$offstatd" --help 2>&1 | grep -q -- '--http'; then
 	srv_opts+=(--http off)
+fi
+if [ -n "${CG_REPLY_CACHE:-}" ]; then
+	"$offstatd" --help 2>&1 | grep -q -- '--reply-cache' ||
+		die "this offstatd has no --reply-cache"
+	srv_opts+=(--reply-cache "$CG_REPLY_CACHE")
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/offstat-callgrind.XXXXXX")

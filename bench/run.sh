@@ -20,6 +20,10 @@
 #   BENCH_GRPC      0: leave the gRPC peer out (default 1: build it,
 #                   installing Debian's gRPC packages when missing)
 #   BENCH_INSTALL   0: install nothing; what is missing is left out
+#   BENCH_REPLY_CACHE  offstatd's --reply-cache BYTES (default: its own;
+#                   0: no reply cache)
+#   BENCH_UNCACHED  0: leave out the second offstatd, which runs beside
+#                   the first with --reply-cache 0 (default 1)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -108,7 +112,13 @@ free_port() {
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 hz=$(getconf CLK_TCK)
 # CPU time of a process so far, in clock ticks.
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+ticks() { # pid (0: a server not started)
+	if [ "$1" = 0 ]; then
+		echo 0
+	else
+		awk '{print $14 + $15}' "/proc/$1/stat"
+	fi
+}
 # Machine-wide CPU ticks: "busy total steal". Busy counts interrupts too,
 # which a process's own system time includes when they land while it runs.
 cpu_ticks() {
@@ -172,6 +182,22 @@ srv_opts=()
 if "$offstatd" --help 2>&1 | grep -q -- '--http'; then
 	srv_opts+=(--http off)
 fi
+# The reply cache answers a request seen before from the bytes of its
+# first answer, and a load run repeats 3,000 requests: a second offstatd
+# without it ("offstat-nc") runs beside the first, so that the table shows
+# what working each answer out costs too.
+main_opts=("${srv_opts[@]}")
+want_nc=${BENCH_UNCACHED:-1}
+if "$offstatd" --help 2>&1 | grep -q -- '--reply-cache'; then
+	if [ -n "${BENCH_REPLY_CACHE:-}" ]; then
+		main_opts+=(--reply-cache "$BENCH_REPLY_CACHE")
+		[ "$BENCH_REPLY_CACHE" != 0 ] || want_nc=0
+	fi
+else
+	[ -z "${BENCH_REPLY_CACHE:-}" ] ||
+		note "offstatd has no --reply-cache: BENCH_REPLY_CACHE ignored"
+	want_nc=0
+fi
 echo_server=$build/bench/echo_server
 grpc_server=$build/bench/grpc/grpc_server
 grpc_client=$build/bench/grpc/grpc_client
@@ -233,13 +259,16 @@ url_e[tcp]=tcp://127.0.0.1:$port_e
 url_e[ipc]=ipc://$tmp/echo.sock
 url_g[tcp]=127.0.0.1:$port_g
 url_g[ipc]=unix:$tmp/grpc.sock
+declare -A url_n
+url_n[tcp]=tcp://127.0.0.1:$(free_port)
+url_n[ipc]=ipc://$tmp/offstat-nc.sock
 
 note "timing start-up on the full-size database ($rounds rounds)"
 : >"$tmp/startup.txt"
 for r in $(seq "$rounds"); do
 	t0=$(now_ns)
 	"$offstatd" --db "$db" -l "${url_o[tcp]}" -l "${url_o[ipc]}" -L warn \
-		"${srv_opts[@]}" &
+		"${main_opts[@]}" &
 	opid=$!
 	pids+=("$opid")
 	ready=$("$loadgen" --wait 60 -u "${url_o[tcp]}") ||
@@ -257,6 +286,15 @@ rss_start_kb=$(cut -d' ' -f2 "$tmp/startup.txt" | median)
 "$echo_server" -l "${url_e[tcp]}" -l "${url_e[ipc]}" &
 epid=$!
 pids+=("$epid")
+npid=0
+if [ "$want_nc" = 1 ]; then
+	"$offstatd" --db "$db" -l "${url_n[tcp]}" -l "${url_n[ipc]}" -L warn \
+		"${srv_opts[@]}" --reply-cache 0 &
+	npid=$!
+	pids+=("$npid")
+	"$loadgen" --wait 60 -u "${url_n[tcp]}" >/dev/null ||
+		die "offstatd --reply-cache 0 did not answer ServerInfo"
+fi
 for _ in $(seq 100); do
 	"$loadgen" -u "${url_e[tcp]}" --echo 8:8 -n 1 -c 1 >/dev/null 2>&1 &&
 		break
@@ -317,6 +355,11 @@ run_echo() { # round transport inflight method
 		-c "$3" -d "$secs" -W "$warm" --kv \
 		--label "round=$1 transport=$2 system=echo for=$4 method=$4 "
 }
+run_nc() {
+	measured "$npid" "$loadgen" -u "${url_n[$2]}" -r "$requests" \
+		-m "$4" -c "$3" -d "$secs" -W "$warm" --kv --no-check \
+		--label "round=$1 transport=$2 system=offstat-nc for=$4 "
+}
 run_offstat() {
 	measured "$opid" "$loadgen" -u "${url_o[$2]}" -r "$requests" \
 		-m "$4" -c "$3" -d "$secs" -W "$warm" --kv --no-check \
@@ -332,7 +375,7 @@ nruns=0
 read -r m_busy0 m_total0 m_steal0 < <(cpu_ticks)
 times >"$tmp/times0"
 c_secs0=$(children_secs "$tmp/times0")
-s_ticks0=$(($(ticks "$opid") + $(ticks "$epid") + (gpid ? $(ticks "$gpid") : 0)))
+s_ticks0=$(($(ticks "$opid") + $(ticks "$epid") + $(ticks "$gpid") + $(ticks "$npid")))
 for r in $(seq "$rounds"); do
 	note "round $r of $rounds (load average $(loadavg))"
 	for tr in tcp ipc; do
@@ -344,6 +387,9 @@ for r in $(seq "$rounds"); do
 				else
 					run_offstat "$r" "$tr" "$c" "$m"
 					run_echo "$r" "$tr" "$c" "$m"
+				fi
+				if [ "$want_nc" = 1 ]; then
+					run_nc "$r" "$tr" "$c" "$m"
 				fi
 				if [ "$m" = GetCount ] && [ "$grpc" = 1 ]; then
 					run_grpc "$r" "$tr" "$c"
@@ -365,7 +411,7 @@ busy_after=$(busy)
 read -r m_busy1 m_total1 m_steal1 < <(cpu_ticks)
 times >"$tmp/times1"
 c_secs1=$(children_secs "$tmp/times1")
-s_ticks1=$(($(ticks "$opid") + $(ticks "$epid") + (gpid ? $(ticks "$gpid") : 0)))
+s_ticks1=$(($(ticks "$opid") + $(ticks "$epid") + $(ticks "$gpid") + $(ticks "$npid")))
 others=$(awk -v b=$((m_busy1 - m_busy0)) -v t=$((m_total1 - m_total0)) \
 	-v c="$c_secs0" -v d="$c_secs1" -v s=$((s_ticks1 - s_ticks0)) \
 	-v hz="$hz" 'BEGIN {
@@ -415,13 +461,13 @@ print("echo baseline carries each method's request:reply bytes: "
       "GetCount ${esize[GetCount]}, GetSeries ${esize[GetSeries]}, "
       "CompareTrend ${esize[CompareTrend]}")
 print()
-hdr = "%-4s %3s  %-13s %-8s %8s %8s %8s %8s %9s %6s %6s %8s %8s"
+hdr = "%-4s %3s  %-13s %-10s %8s %8s %8s %8s %9s %6s %6s %8s %8s"
 print(hdr % ("via", "in", "method", "system", "req/s", "p50 us", "p90 us",
              "p99 us", "p99.9 us", "req B", "rep B", "srv CPU", "cli CPU"))
 for tr in ("tcp", "ipc"):
     for c in sorted({k[1] for k in runs}):
         for m in "$methods".split():
-            for sysname in ("echo", "offstat", "grpc"):
+            for sysname in ("echo", "offstat", "offstat-nc", "grpc"):
                 k = (tr, c, m, sysname)
                 if k not in runs:
                     continue
@@ -448,30 +494,39 @@ def target(name, value, op, limit, fmt="%.2f", why=""):
 
 inflights = sorted({k[1] for k in runs})
 big = max(inflights)
-for tr in ("tcp", "ipc"):
-    e, o = (tr, big, "GetCount", "echo"), (tr, big, "GetCount", "offstat")
-    target("GetCount %s %d in flight: req/s vs echo" % (tr, big),
-           paired(o, e, "rps"), ">=", 0.8)
-    target("GetCount %s %d in flight: p99 vs echo" % (tr, big),
-           paired(o, e, "p99_us"), "<=", 2.0)
-    for m in ("GetSeries", "CompareTrend"):
-        target("%s %s %d in flight: req/s vs echo" % (m, tr, big),
-               paired((tr, big, m, "offstat"), (tr, big, m, "echo"), "rps"),
-               ">=", 0.6)
-    if 1 in inflights:
-        for m in "$methods".split():
-            target("%s %s 1 in flight: p50 latency vs echo" % (m, tr),
-                   paired((tr, 1, m, "offstat"), (tr, 1, m, "echo"),
-                          "p50_us"), "<=", 1.3)
-    for c in inflights:
-        g = (tr, c, "GetCount", "grpc")
-        if g in runs:
-            target("GetCount %s %d in flight: req/s vs gRPC" % (tr, c),
-                   paired((tr, c, "GetCount", "offstat"), g, "rps"),
-                   ">=", 1.0)
-        else:
-            target("GetCount %s %d in flight: req/s vs gRPC" % (tr, c),
-                   None, ">=", 1.0, why="(no gRPC peer)")
+# The issue's targets for offstatd as configured, then the same for the
+# one without the reply cache (every answer worked out) when it ran.
+systems = [("offstat", "")]
+if any(k[3] == "offstat-nc" for k in runs):
+    systems.append(("offstat-nc", "uncached "))
+for sysname, tag in systems:
+    for tr in ("tcp", "ipc"):
+        e, o = (tr, big, "GetCount", "echo"), (tr, big, "GetCount", sysname)
+        target("%sGetCount %s %d in flight: req/s vs echo" % (tag, tr, big),
+               paired(o, e, "rps"), ">=", 0.8)
+        target("%sGetCount %s %d in flight: p99 vs echo" % (tag, tr, big),
+               paired(o, e, "p99_us"), "<=", 2.0)
+        for m in ("GetSeries", "CompareTrend"):
+            target("%s%s %s %d in flight: req/s vs echo" % (tag, m, tr, big),
+                   paired((tr, big, m, sysname), (tr, big, m, "echo"),
+                          "rps"), ">=", 0.6)
+        if 1 in inflights:
+            for m in "$methods".split():
+                target("%s%s %s 1 in flight: p50 latency vs echo"
+                       % (tag, m, tr),
+                       paired((tr, 1, m, sysname), (tr, 1, m, "echo"),
+                              "p50_us"), "<=", 1.3)
+        if sysname != "offstat":
+            continue
+        for c in inflights:
+            g = (tr, c, "GetCount", "grpc")
+            if g in runs:
+                target("GetCount %s %d in flight: req/s vs gRPC" % (tr, c),
+                       paired((tr, c, "GetCount", "offstat"), g, "rps"),
+                       ">=", 1.0)
+            else:
+                target("GetCount %s %d in flight: req/s vs gRPC" % (tr, c),
+                       None, ">=", 1.0, why="(no gRPC peer)")
 
 imp, sq = $import_us / 1e6, $sqlite_us / 1e6
 target("import: offstatd %.2f s / sqlite3 .import %.2f s" % (imp, sq),
@@ -499,14 +554,15 @@ if bounds:
 # bounded by the CPU time one exchange costs them together. The ratio of
 # those costs is the req/s ratio that the CPU alone allows.
 cpu = []
-for tr in ("tcp", "ipc"):
-    for m in "$methods".split():
-        e, o = (tr, big, m, "echo"), (tr, big, m, "offstat")
-        if e in runs and o in runs and med(o, "cli_cpu_us") is not None:
-            ce = med(e, "cpu_us") + med(e, "cli_cpu_us")
-            co = med(o, "cpu_us") + med(o, "cli_cpu_us")
-            cpu.append("%s %s %.1f/%.1f us = %.2f" % (tr, m, ce, co,
-                                                      ce / co if co else 0))
+for sysname, tag in systems:
+    for tr in ("tcp", "ipc"):
+        for m in "$methods".split():
+            e, o = (tr, big, m, "echo"), (tr, big, m, sysname)
+            if e in runs and o in runs and med(o, "cli_cpu_us") is not None:
+                ce = med(e, "cpu_us") + med(e, "cli_cpu_us")
+                co = med(o, "cpu_us") + med(o, "cli_cpu_us")
+                cpu.append("%s%s %s %.1f/%.1f us = %.2f"
+                           % (tag, tr, m, ce, co, ce / co if co else 0))
 if cpu:
     print("CPU per exchange at %d in flight, server + client, echo/offstat, "
           "and the req/s ratio it allows: " % big + "; ".join(cpu))

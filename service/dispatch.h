@@ -13,6 +13,8 @@
 #define RPC_METHOD_PREFIX "offstat.v1.OffenceStats/"
 /* Default bound on an envelope the service will decode (1 MiB). */
 #define RPC_DEFAULT_MAX_REQUEST (1u << 20)
+/* Default bound on the reply cache of each snapshot (32 MiB). */
+#define RPC_DEFAULT_REPLY_CACHE ((size_t)32 << 20)
 
 /*
  * The state of one call, handed to a handler as protobuf-c's closure data.
@@ -29,6 +31,11 @@ typedef struct rpc_ctx {
 	size_t       capdetails;
 	uint8_t     *payload; /* packed response message */
 	size_t       payload_len;
+	uint8_t     *packed; /* malloc'd buffer payload points into, or
+	                        NULL when it is in mem */
+	struct rpc_pre *pre; /* rpc_prepacked()'s messages, hashed */
+	size_t          npre;
+	size_t          cappre;
 	bool         answered;
 	uint64_t     started_ns;
 	double       confidence; /* of intervals; 0.95 unless asked */
@@ -45,6 +52,24 @@ void rpc_error(rpc_ctx *ctx, int code, const char *fmt, ...)
 void rpc_detail(rpc_ctx *ctx, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 
+/*
+ * Tells the packer that msg (a message of this call's reply) packs to the
+ * len bytes at bytes, which outlive the call: it copies them instead of
+ * walking msg's fields. For messages made only from the snapshot (areas,
+ * offences, sources), packed once per snapshot. Nothing happens when out
+ * of memory: msg is then packed as usual.
+ */
+void rpc_prepacked(rpc_ctx *ctx, const void *msg, const uint8_t *bytes,
+                   size_t len);
+/*
+ * Packs msg as protobuf-c does into a malloc'd buffer: *base is the
+ * buffer to free, *out the bytes in it and *len their number. ctx (or
+ * NULL) gives the messages known packed already. Returns 0, or -1 (out of
+ * memory, or a message this packer leaves to protobuf-c).
+ */
+int rpc_pack(const rpc_ctx *ctx, const ProtobufCMessage *msg, uint8_t **base,
+             const uint8_t **out, size_t *len);
+
 struct auth;
 
 typedef struct {
@@ -52,6 +77,15 @@ typedef struct {
 	bool   unavailable; /* shutting down: answer UNAVAILABLE */
 	struct auth *auth;  /* tokens; NULL: none are valid */
 	bool         reads_need_token; /* else only writes need one */
+	/*
+	 * Bytes of packed replies kept per snapshot for the read methods
+	 * whose answer depends only on the request and the release
+	 * (GetCount, GetSeries, CompareTrend, RankAreas, ListAreas,
+	 * ListOffences, ListSources): the same request again is answered
+	 * from the cache after the token check. 0: no cache;
+	 * RPC_DEFAULT_REPLY_CACHE is the service's default.
+	 */
+	size_t reply_cache;
 } dispatch_opts;
 
 typedef struct {

@@ -59,10 +59,21 @@ import_rows(store *s, const snapshot *snap, const od_file *f,
 		order[i] = &f->rows[i];
 	}
 	qsort(order, f->nrows, sizeof(*order), cmp_row);
+	/* An area and offence with no figures stored yet (a first import)
+	 * need no look at earlier versions row by row: one look per pair
+	 * tells that they are all new, but for a row that repeats the one
+	 * before it (same key), which finds the first's version. */
+	bool any = true;
 	for (size_t i = 0; i < f->nrows; i++) {
 		const od_row *r = order[i];
+		const od_row *prev = i > 0 ? order[i - 1] : NULL;
 		int           changed;
 		char          msg[256];
+		bool          same_pair = prev != NULL &&
+		                 (prev->area == r->area ||
+		                  strcmp(prev->area, r->area) == 0) &&
+		                 (prev->code == r->code ||
+		                  strcmp(prev->code, r->code) == 0);
 		store_offence o = {
 		        .code        = r->code,
 		        .description = r->description,
@@ -78,10 +89,21 @@ import_rows(store *s, const snapshot *snap, const od_file *f,
 		        .source  = source,
 		        .value   = r->count,
 		};
+		if (!same_pair && store_counts_any(s, r->area, r->code, &any,
+		                                   msg, sizeof(msg)) != 0) {
+			snprintf(err, errlen, "%s line %u: %s", name, r->line,
+			         msg);
+			free(order);
+			return (-1);
+		}
+		bool repeat = same_pair && cmp_row(&prev, &r) == 0;
 		/* New codes join the catalogue; known ones keep theirs. */
 		if ((snapshot_offence_by_code(snap, r->code) < 0 &&
 		     store_put_offence(s, &o, msg, sizeof(msg)) != 0) ||
-		    store_put_count(s, &c, &changed, msg, sizeof(msg)) != 0) {
+		    (!any && !repeat ? store_put_new_count(s, &c, &changed,
+		                                           msg, sizeof(msg))
+		                     : store_put_count(s, &c, &changed, msg,
+		                                       sizeof(msg))) != 0) {
 			snprintf(err, errlen, "%s line %u: %s", name, r->line,
 			         msg);
 			free(order);
@@ -143,10 +165,12 @@ import_buffer(store *s, const snapshot *snap, const char *name,
 		snprintf(label, sizeof(label), "import %s",
 		         base ? base + 1 : name);
 	}
+	/* Before the transaction: SQLite changes foreign key checking only
+	 * outside one. */
+	store_bulk(s, true);
 	if (store_begin(s, err, errlen) != 0) {
 		goto done;
 	}
-	store_bulk(s, true);
 	if (store_release_open(s, label, source, NULL, &id, err, errlen) !=
 	    0) {
 		store_rollback(s);

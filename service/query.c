@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -239,6 +240,84 @@ q_period_msg(rpc_ctx *ctx, const period *p)
 	return (m);
 }
 
+/*
+ * Area, Offence and Source messages hold nothing but the snapshot's data,
+ * so each is packed once per snapshot (on first use) and copied into
+ * replies as bytes: an aggregate's Area lists up to 43 member codes, which
+ * cost more to pack field by field than the rest of a count.
+ */
+typedef struct {
+	size_t  len;
+	uint8_t bytes[];
+} q_packed;
+
+typedef struct {
+	size_t              n;
+	_Atomic(q_packed *) v[];
+} q_packed_set;
+
+static void *
+packed_make(void *arg)
+{
+	size_t        n = *(const size_t *)arg;
+	q_packed_set *s = malloc(sizeof(*s) + n * sizeof(s->v[0]));
+
+	if (s != NULL) {
+		s->n = n;
+		for (size_t i = 0; i < n; i++) {
+			atomic_init(&s->v[i], NULL);
+		}
+	}
+	return (s);
+}
+
+static void
+packed_free(void *data)
+{
+	q_packed_set *s = data;
+
+	for (size_t i = 0; i < s->n; i++) {
+		free(atomic_load_explicit(&s->v[i], memory_order_relaxed));
+	}
+	free(s);
+}
+
+/* Registers m, item i of n in slot, with its bytes packed once. */
+static void
+prepack(rpc_ctx *ctx, int slot, size_t i, size_t n, const ProtobufCMessage *m)
+{
+	q_packed_set *set =
+	        snapshot_slot(ctx->snap, slot, packed_make, packed_free, &n);
+	q_packed      *p, *none = NULL;
+	uint8_t       *base;
+	const uint8_t *out;
+	size_t         len;
+
+	if (m == NULL || set == NULL || i >= set->n) {
+		return;
+	}
+	p = atomic_load_explicit(&set->v[i], memory_order_acquire);
+	if (p == NULL) {
+		if (rpc_pack(NULL, m, &base, &out, &len) != 0) {
+			return;
+		}
+		if ((p = malloc(sizeof(*p) + len)) == NULL) {
+			free(base);
+			return;
+		}
+		p->len = len;
+		memcpy(p->bytes, out, len);
+		free(base);
+		if (!atomic_compare_exchange_strong_explicit(
+		            &set->v[i], &none, p, memory_order_acq_rel,
+		            memory_order_acquire)) {
+			free(p);
+			p = none;
+		}
+	}
+	rpc_prepacked(ctx, m, p->bytes, p->len);
+}
+
 static char **
 code_list(rpc_ctx *ctx, const int *idx, size_t n)
 {
@@ -275,6 +354,8 @@ q_area_msg(rpc_ctx *ctx, int area)
 	m->population_source  = (char *)a->population_source;
 	m->n_members          = a->nmembers;
 	m->members            = code_list(ctx, a->members, a->nmembers);
+	prepack(ctx, SNAP_SLOT_AREAS, (size_t)area, ctx->snap->nareas,
+	        &m->base);
 	return (m);
 }
 
@@ -306,6 +387,8 @@ q_offence_msg(rpc_ctx *ctx, int offence)
 		m->breaks[0] = b;
 		m->n_breaks  = 1;
 	}
+	prepack(ctx, SNAP_SLOT_OFFENCES, (size_t)offence, ctx->snap->noffences,
+	        &m->base);
 	return (m);
 }
 
@@ -326,6 +409,8 @@ q_source_msg(rpc_ctx *ctx, int source)
 	m->url       = (char *)s->url;
 	m->kind      = (Offstat__V1__SourceKind)s->kind;
 	m->note      = (char *)s->note;
+	prepack(ctx, SNAP_SLOT_SOURCES, (size_t)source, ctx->snap->nsources,
+	        &m->base);
 	return (m);
 }
 
@@ -458,6 +543,31 @@ part_year_note(rpc_ctx *ctx, const period *p, unsigned got, unsigned have)
 	                     which));
 }
 
+/* Whether the snapshot's own table of figures may be read (tests turn it
+ * off to compare both ways). */
+static atomic_bool no_tables;
+
+void
+q_use_tables(bool on)
+{
+	atomic_store_explicit(&no_tables, !on, memory_order_relaxed);
+}
+
+/*
+ * snapshot_direct() for this call, when it answers it: over every source,
+ * as the newest release has it. NULL: work the figure out from the cells.
+ */
+static const snap_direct *
+table(rpc_ctx *ctx, int area, int offence, const period *p, int source)
+{
+	if (source >= 0 || (ctx->as_of != 0 && ctx->as_of < ctx->snap->seq) ||
+	    atomic_load_explicit(&no_tables, memory_order_relaxed)) {
+		return (NULL);
+	}
+	return (snapshot_direct(ctx->snap, (uint32_t)area, (uint32_t)offence,
+	                        p));
+}
+
 /*
  * A cell's figure, or for a year or rolling year without one, the sum of
  * its quarters. A part-year sum is present but INCOMPLETE.
@@ -465,10 +575,35 @@ part_year_note(rpc_ctx *ctx, const period *p, unsigned got, unsigned have)
 static void
 direct(rpc_ctx *ctx, int area, int offence, const period *p, int source, qv *v)
 {
-	period   q[4];
-	unsigned got  = 0;
-	unsigned have = 0; /* bit i: quarter i + 1 has a figure */
+	period             q[4];
+	unsigned           got  = 0;
+	unsigned           have = 0; /* bit i: quarter i + 1 has a figure */
+	const snap_direct *d;
 
+	/* A year from the table: its quarters were summed once, when the
+	 * snapshot was made. A stored cell is read below for its note and
+	 * alternatives. */
+	if (p->kind == PERIOD_YEAR &&
+	    (d = table(ctx, area, offence, p, source)) != NULL &&
+	    d->kind != SNAP_DIRECT_STORED) {
+		memset(v, 0, sizeof(*v));
+		v->source = -1;
+		if (d->kind == SNAP_DIRECT_QUARTERS) {
+			v->present = true;
+			v->count   = d->count;
+			v->flags   = d->flags;
+			v->source  = d->source;
+			v->note =
+			        d->have == 0xf
+			                ? "sum of 4 quarters"
+			                : part_year_note(
+			                          ctx, p,
+			                          (unsigned)__builtin_popcount(
+			                                  d->have),
+			                          d->have);
+		}
+		return;
+	}
 	stored(ctx, area, offence, p, source, v);
 	if (v->present || p->kind == PERIOD_QUARTER) {
 		return;
@@ -620,14 +755,15 @@ member_start(rpc_ctx *ctx, const snap_area *a, qv *v)
 	v->missing  = arena_calloc(&ctx->mem, a->nmembers, sizeof(int));
 }
 
-/* Adds member k of a, whose figure is part (NULL: left out), to v. */
+/* Adds member k of a, whose figure is count, flags and source when
+ * present (else it is left out), to v. */
 static void
-member_add(rpc_ctx *ctx, const snap_area *a, size_t k, const qv *part, qv *v)
+member_add_part(rpc_ctx *ctx, const snap_area *a, size_t k, bool present,
+                uint64_t count, unsigned flags, int source, qv *v)
 {
-	if (part != NULL && part->present) {
+	if (present) {
 		const snap_area *m = &ctx->snap->areas[a->members[k]];
-		accumulate(v, part->count, part->flags, part->source,
-		           v->got == 0);
+		accumulate(v, count, flags, source, v->got == 0);
 		/* A rate needs every contributing member's population; one
 		 * unknown makes the sum's unknown. */
 		if (v->got == 0) {
@@ -643,6 +779,31 @@ member_add(rpc_ctx *ctx, const snap_area *a, size_t k, const qv *part, qv *v)
 		v->got++;
 	} else if (v->missing != NULL) {
 		v->missing[v->nmissing++] = a->members[k];
+	}
+}
+
+/* Adds member k of a, whose figure is part (NULL: left out), to v. */
+static void
+member_add(rpc_ctx *ctx, const snap_area *a, size_t k, const qv *part, qv *v)
+{
+	if (part != NULL && part->present) {
+		member_add_part(ctx, a, k, true, part->count, part->flags,
+		                part->source, v);
+	} else {
+		member_add_part(ctx, a, k, false, 0, 0, -1, v);
+	}
+}
+
+/* member_add() of a figure from the snapshot's table (NULL: left out). */
+static void
+member_add_direct(rpc_ctx *ctx, const snap_area *a, size_t k,
+                  const snap_direct *d, qv *v)
+{
+	if (d != NULL && d->kind != SNAP_DIRECT_NONE) {
+		member_add_part(ctx, a, k, true, d->count, d->flags, d->source,
+		                v);
+	} else {
+		member_add_part(ctx, a, k, false, 0, 0, -1, v);
 	}
 }
 
@@ -663,7 +824,13 @@ member_sum(rpc_ctx *ctx, int area, int offence, const period *p, int source,
 
 	member_start(ctx, a, v);
 	for (size_t k = 0; k < a->nmembers; k++) {
+		const snap_direct *d =
+		        table(ctx, a->members[k], offence, p, source);
 		qv part;
+		if (d != NULL) {
+			member_add_direct(ctx, a, k, d, v);
+			continue;
+		}
 		direct(ctx, a->members[k], offence, p, source, &part);
 		member_add(ctx, a, k, &part, v);
 	}
@@ -1043,6 +1210,104 @@ q_versus(rpc_ctx *ctx, const Offstat__V1__Trend *s, int subject,
 	                    (unsigned long long)rb, (unsigned long long)re);
 }
 
+/* The note of a like-for-like sum (pb, pe: the aggregate's own figures). */
+static const char *
+like_for_like_note(rpc_ctx *ctx, const snap_area *a, const qv *pb,
+                   const qv *pe, size_t nboth)
+{
+	if (pb->present || pe->present) {
+		const qv *pub = pb->present ? pb : pe;
+		return (arena_printf(
+		        &ctx->mem,
+		        "like-for-like sum of %zu of %zu members; the "
+		        "published "
+		        "figure for the %s period (%llu, %s) is not mixed "
+		        "with "
+		        "sums of members",
+		        nboth, a->nmembers, pb->present ? "base" : "end",
+		        (unsigned long long)pub->count,
+		        pub->source >= 0 ? ctx->snap->sources[pub->source].id
+		                         : "several sources"));
+	}
+	if (nboth < a->nmembers) {
+		return (arena_printf(&ctx->mem,
+		                     "like-for-like sum of the %zu of %zu "
+		                     "members with figures for both periods",
+		                     nboth, a->nmembers));
+	}
+	return ("");
+}
+
+/* The note when too few members have figures for both periods. */
+static const char *
+too_few_note(rpc_ctx *ctx, const snap_area *a, size_t nboth, size_t nother,
+             qv *vb, qv *ve)
+{
+	/* Too few members to stand for the area: show what was
+	 * published and leave the change unknown. */
+	vb->method =
+	        vb->present ? OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED : 0;
+	ve->method =
+	        ve->present ? OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED : 0;
+	if (nboth == 0) {
+		return ("");
+	}
+	if (nother == 0) {
+		return ("only the subject has figures for both "
+		        "periods");
+	}
+	return (arena_printf(&ctx->mem,
+	                     "only %zu of %zu members have figures for "
+	                     "both periods: too few to sum like for like",
+	                     nboth, a->nmembers));
+}
+
+/* aggregate_pair() below with the members' figures from the snapshot's
+ * table (both periods in it, every source, the newest release). */
+static const char *
+aggregate_pair_table(rpc_ctx *ctx, Offstat__V1__Trend *t, const snap_area *a,
+                     int offence, const period *base, const period *end,
+                     int subject, qv *vb, qv *ve)
+{
+	const snap_direct **db, **de;
+	size_t              nboth = 0, nother = 0;
+
+	db = arena_alloc_raw(&ctx->mem, a->nmembers * sizeof(*db));
+	de = arena_alloc_raw(&ctx->mem, a->nmembers * sizeof(*de));
+	if (db == NULL || de == NULL) {
+		return ("");
+	}
+	for (size_t k = 0; k < a->nmembers; k++) {
+		uint32_t m = (uint32_t)a->members[k];
+		db[k] = snapshot_direct(ctx->snap, m, (uint32_t)offence, base);
+		de[k] = snapshot_direct(ctx->snap, m, (uint32_t)offence, end);
+		if (db[k]->kind != SNAP_DIRECT_NONE &&
+		    de[k]->kind != SNAP_DIRECT_NONE) {
+			nboth++;
+			nother += a->members[k] != subject;
+		}
+	}
+	if (nother == 0 || nboth * 2 < a->nmembers) {
+		return (too_few_note(ctx, a, nboth, nother, vb, ve));
+	}
+	qv pb = *vb, pe = *ve;
+	member_start(ctx, a, vb);
+	member_start(ctx, a, ve);
+	for (size_t k = 0; k < a->nmembers; k++) {
+		bool both = db[k]->kind != SNAP_DIRECT_NONE &&
+		            de[k]->kind != SNAP_DIRECT_NONE;
+		member_add_direct(ctx, a, k, both ? db[k] : NULL, vb);
+		member_add_direct(ctx, a, k, both ? de[k] : NULL, ve);
+	}
+	member_end(vb);
+	member_end(ve);
+	t->coverage = coverage_msg(
+	        ctx, OFFSTAT__V1__COVERAGE__METHOD__SUM_OF_MEMBERS,
+	        (unsigned)a->nmembers, (unsigned)nboth, vb->missing,
+	        vb->nmissing);
+	return (like_for_like_note(ctx, a, &pb, &pe, nboth));
+}
+
 /*
  * An aggregate's figures for two periods, like for like: published figures
  * when both periods have one; otherwise the sum over the members with
@@ -1068,6 +1333,13 @@ aggregate_pair(rpc_ctx *ctx, Offstat__V1__Trend *t, int area, int offence,
 		                           vb->got, NULL, 0);
 		return ("");
 	}
+	/* The members' figures from the snapshot's table when it answers
+	 * for both periods: a slot each, no cells, no memo. */
+	if (table(ctx, area, offence, base, source) != NULL &&
+	    table(ctx, area, offence, end, source) != NULL) {
+		return (aggregate_pair_table(ctx, t, a, offence, base, end,
+		                             subject, vb, ve));
+	}
 	/* Filled whole below: no need to zero them. Member counts are
 	 * bounded by the number of areas. */
 	mb = arena_alloc_raw(&ctx->mem, a->nmembers * sizeof(*mb));
@@ -1089,26 +1361,7 @@ aggregate_pair(rpc_ctx *ctx, Offstat__V1__Trend *t, int area, int offence,
 		}
 	}
 	if (nother == 0 || nboth * 2 < a->nmembers) {
-		/* Too few members to stand for the area: show what was
-		 * published and leave the change unknown. */
-		vb->method = vb->present
-		                     ? OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED
-		                     : 0;
-		ve->method = ve->present
-		                     ? OFFSTAT__V1__COVERAGE__METHOD__PUBLISHED
-		                     : 0;
-		if (nboth == 0) {
-			return ("");
-		}
-		if (nother == 0) {
-			return ("only the subject has figures for both "
-			        "periods");
-		}
-		return (arena_printf(
-		        &ctx->mem,
-		        "only %zu of %zu members have figures for "
-		        "both periods: too few to sum like for like",
-		        nboth, a->nmembers));
+		return (too_few_note(ctx, a, nboth, nother, vb, ve));
 	}
 	qv pb = *vb, pe = *ve;
 	/* Like for like: members with figures for both periods only. */
@@ -1125,27 +1378,7 @@ aggregate_pair(rpc_ctx *ctx, Offstat__V1__Trend *t, int area, int offence,
 	        ctx, OFFSTAT__V1__COVERAGE__METHOD__SUM_OF_MEMBERS,
 	        (unsigned)a->nmembers, (unsigned)nboth, vb->missing,
 	        vb->nmissing);
-	if (pb.present || pe.present) {
-		const qv *pub = pb.present ? &pb : &pe;
-		return (arena_printf(
-		        &ctx->mem,
-		        "like-for-like sum of %zu of %zu members; the "
-		        "published "
-		        "figure for the %s period (%llu, %s) is not mixed "
-		        "with "
-		        "sums of members",
-		        nboth, a->nmembers, pb.present ? "base" : "end",
-		        (unsigned long long)pub->count,
-		        pub->source >= 0 ? ctx->snap->sources[pub->source].id
-		                         : "several sources"));
-	}
-	if (nboth < a->nmembers) {
-		return (arena_printf(&ctx->mem,
-		                     "like-for-like sum of the %zu of %zu "
-		                     "members with figures for both periods",
-		                     nboth, a->nmembers));
-	}
-	return ("");
+	return (like_for_like_note(ctx, a, &pb, &pe, nboth));
 }
 
 Offstat__V1__Trend *

@@ -70,6 +70,13 @@ Offstat__V1__Trend *q_trend(rpc_ctx *ctx, int area, int offence,
  */
 void q_versus(rpc_ctx *ctx, const Offstat__V1__Trend *s, int subject,
               Offstat__V1__Trend *c, int comparator);
+/*
+ * Whether figures are read from the snapshot's table of years and quarters
+ * (the default) or worked out from its cells every time: the answers are
+ * the same, which the tests check by comparing both.
+ */
+void q_use_tables(bool on);
+
 /* One sentence describing the subject's change beside its comparators. */
 const char *q_summary(rpc_ctx *ctx, int offence,
                       const Offstat__V1__Trend  *subject,

@@ -13,6 +13,9 @@ snapshot_new(void)
 	snapshot *s = calloc(1, sizeof(*s));
 	if (s != NULL) {
 		atomic_init(&s->refs, 1);
+		for (int i = 0; i < SNAP_NSLOTS; i++) {
+			atomic_init(&s->slots[i], NULL);
+		}
 		arena_init(&s->mem);
 	}
 	return (s);
@@ -33,9 +36,38 @@ snapshot_unref(snapshot *s)
 	}
 	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) ==
 	    1) {
+		for (int i = 0; i < SNAP_NSLOTS; i++) {
+			void *d = atomic_load_explicit(&s->slots[i],
+			                               memory_order_acquire);
+			if (d != NULL && s->slot_free[i] != NULL) {
+				s->slot_free[i](d);
+			}
+		}
 		arena_fini(&s->mem);
 		free(s);
 	}
+}
+
+void *
+snapshot_slot(snapshot *s, int slot, void *(*make)(void *arg),
+              void (*destroy)(void *data), void *arg)
+{
+	void *d = atomic_load_explicit(&s->slots[slot], memory_order_acquire);
+	void *none = NULL;
+
+	if (d != NULL || (d = make(arg)) == NULL) {
+		return (d);
+	}
+	if (atomic_compare_exchange_strong_explicit(&s->slots[slot], &none, d,
+	                                            memory_order_acq_rel,
+	                                            memory_order_acquire)) {
+		/* Only the winner writes it, and the last unref, which
+		 * reads it, comes after the winner's own unref. */
+		s->slot_free[slot] = destroy;
+		return (d);
+	}
+	destroy(d);
+	return (none);
 }
 
 uint64_t
@@ -46,8 +78,8 @@ snapshot_key(uint32_t area, uint32_t offence, const period *p)
 	        p->kind);
 }
 
-static uint64_t
-mix(uint64_t x)
+uint64_t
+snapshot_mix(uint64_t x)
 {
 	/* splitmix64's finaliser: keys differ in few bits. */
 	x ^= x >> 30;
@@ -70,7 +102,7 @@ snapshot_cell(const snapshot *s, uint32_t area, uint32_t offence,
 		return (NULL);
 	}
 	mask = s->cellcap - 1;
-	for (size_t i = mix(key) & mask;; i = (i + 1) & mask) {
+	for (size_t i = snapshot_mix(key) & mask;; i = (i + 1) & mask) {
 		const snap_cell *c = &s->cells[i];
 		if (c->n == 0) {
 			return (NULL);
@@ -307,6 +339,132 @@ nomem:
 	return (-1);
 }
 
+/* The best entry of a cell as direct() reads it: its flags gain CONFLICT
+ * when another source's value differs. */
+static void
+direct_stored(const snap_entry *e, size_t n, snap_direct *d)
+{
+	d->kind   = SNAP_DIRECT_STORED;
+	d->count  = e[0].value;
+	d->source = (int32_t)e[0].source;
+	d->flags  = e[0].flags;
+	for (size_t i = 1; i < n; i++) {
+		if (e[i].value != e[0].value) {
+			d->flags |= FLAG_CONFLICT;
+		}
+	}
+}
+
+/*
+ * Fills the table of snapshot_direct(). What a year without a cell of its
+ * own sums from its quarters follows query.c's direct() and accumulate()
+ * exactly: the flags that carry into a sum, one source only while all
+ * agree, INCOMPLETE for a part-year.
+ */
+static int
+index_direct(snapshot *s, char *err, size_t errlen)
+{
+	const unsigned carry = FLAG_PROVISIONAL | FLAG_REVISED |
+	                       FLAG_ESTIMATED | FLAG_CONFLICT |
+	                       FLAG_INCOMPLETE;
+	unsigned y0 = 0, y1 = 0;
+	size_t   npairs = s->nareas * s->noffences, nrows = 0;
+
+	for (size_t i = 0; i < s->noffences; i++) {
+		const snap_offence *o = &s->offences[i];
+		if (o->min_year != 0 && (y0 == 0 || o->min_year < y0)) {
+			y0 = o->min_year;
+		}
+		if (o->max_year > y1) {
+			y1 = o->max_year;
+		}
+	}
+	if (y0 == 0 || npairs == 0) {
+		return (0); /* no figures: every lookup finds the cells */
+	}
+	s->direct_row = arena_calloc(&s->mem, npairs, sizeof(uint32_t));
+	if (s->direct_row == NULL) {
+		goto nomem;
+	}
+	for (size_t i = 0; i < s->cellcap; i++) {
+		const snap_cell *c = &s->cells[i];
+		if (c->n == 0) {
+			continue;
+		}
+		size_t area    = (size_t)(c->key >> 48);
+		size_t offence = (size_t)(c->key >> 32) & 0xffff;
+		if (area < s->nareas && offence < s->noffences) {
+			s->direct_row[area * s->noffences + offence] = 1;
+		}
+	}
+	for (size_t i = 0; i < npairs; i++) {
+		if (s->direct_row[i] != 0) {
+			s->direct_row[i] = (uint32_t)++nrows;
+		}
+	}
+	s->direct = arena_calloc(&s->mem, nrows * (y1 - y0 + 1) * 5,
+	                         sizeof(snap_direct));
+	if (s->direct == NULL) {
+		goto nomem;
+	}
+	for (size_t i = 0; i < npairs; i++) {
+		uint32_t area = (uint32_t)(i / s->noffences);
+		uint32_t off  = (uint32_t)(i % s->noffences);
+		if (s->direct_row[i] == 0) {
+			continue;
+		}
+		for (unsigned y = y0; y <= y1; y++) {
+			snap_direct *d =
+			        &s->direct[((size_t)(s->direct_row[i] - 1) *
+			                            (y1 - y0 + 1) +
+			                    (y - y0)) *
+			                   5];
+			const snap_entry *e;
+			size_t            n;
+			unsigned          got = 0;
+			for (int q = 0; q <= 4; q++) {
+				period p    = {(uint16_t)y, (uint8_t)q,
+                                            q == 0 ? PERIOD_YEAR
+				                      : PERIOD_QUARTER};
+				d[q].source = -1;
+				e = snapshot_cell(s, area, off, &p, &n);
+				if (n > 0) {
+					direct_stored(e, n, &d[q]);
+				}
+			}
+			if (d[0].kind == SNAP_DIRECT_STORED) {
+				continue;
+			}
+			for (int q = 1; q <= 4; q++) {
+				if (d[q].kind == SNAP_DIRECT_NONE) {
+					continue;
+				}
+				d[0].count += d[q].count;
+				d[0].flags |= (uint16_t)(d[q].flags & carry);
+				if (got == 0) {
+					d[0].source = d[q].source;
+				} else if (d[0].source != d[q].source) {
+					d[0].source = -1;
+				}
+				d[0].have |= (uint8_t)(1u << (q - 1));
+				got++;
+			}
+			if (got > 0) {
+				d[0].kind = SNAP_DIRECT_QUARTERS;
+				if (got < 4) {
+					d[0].flags |= FLAG_INCOMPLETE;
+				}
+			}
+		}
+	}
+	s->dyear0 = y0;
+	s->dyears = y1 - y0 + 1;
+	return (0);
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return (-1);
+}
+
 int
 snapshot_index(snapshot *s, const uint64_t *cell_keys, char *err,
                size_t errlen)
@@ -332,7 +490,7 @@ snapshot_index(snapshot *s, const uint64_t *cell_keys, char *err,
 			j++;
 		}
 		size_t mask = cap - 1;
-		size_t h    = mix(cell_keys[i]) & mask;
+		size_t h    = snapshot_mix(cell_keys[i]) & mask;
 		while (s->cells[h].n != 0) {
 			h = (h + 1) & mask;
 		}
@@ -352,7 +510,7 @@ snapshot_index(snapshot *s, const uint64_t *cell_keys, char *err,
 		}
 		i = j;
 	}
-	return (0);
+	return (index_direct(s, err, errlen));
 }
 
 static int

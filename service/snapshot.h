@@ -145,8 +145,41 @@ typedef struct {
 	int         index;
 } snap_name;
 
+/*
+ * The figure of an area, offence and year or quarter over every source as
+ * the newest release has it, worked out once per snapshot: what query.c's
+ * direct() finds (a stored cell, or a year summed from its quarters), so
+ * that a sum over an aggregate's members or a series of years reads one
+ * slot per figure instead of probing the cell hash up to five times.
+ */
+enum {
+	SNAP_DIRECT_NONE,     /* no figure */
+	SNAP_DIRECT_STORED,   /* a cell: read it for its note and others */
+	SNAP_DIRECT_QUARTERS, /* a year summed from the quarters in have */
+};
+
+typedef struct {
+	uint64_t count;
+	int32_t  source; /* of the best entry; for sums -1 when several */
+	uint16_t flags;  /* as direct() gives them (CONFLICT included) */
+	uint8_t  kind;   /* SNAP_DIRECT_* */
+	uint8_t  have;   /* QUARTERS: bit i, quarter i + 1 was summed */
+} snap_direct;
+
+/* Slots for data that other modules derive from a snapshot. */
+enum {
+	SNAP_SLOT_REPLIES,  /* dispatch's reply cache */
+	SNAP_SLOT_AREAS,    /* query.c's packed Area messages */
+	SNAP_SLOT_OFFENCES, /* ... Offence messages */
+	SNAP_SLOT_SOURCES,  /* ... Source messages */
+	SNAP_NSLOTS
+};
+
 typedef struct snapshot {
 	atomic_int    refs;
+	/* Made on first use by snapshot_slot(), freed with the snapshot. */
+	_Atomic(void *) slots[SNAP_NSLOTS];
+	void (*slot_free[SNAP_NSLOTS])(void *);
 	arena         mem; /* every string and array below */
 	uint64_t      release; /* the newest committed release */
 	uint32_t      seq;     /* its commit order */
@@ -169,6 +202,13 @@ typedef struct snapshot {
 	size_t        nchanges;
 	snap_name    *area_names; /* sorted by key */
 	size_t        narea_names;
+	/* snapshot_direct()'s table: per area and offence with any cell,
+	 * 1 + its row in direct_row[area * noffences + offence] (0: none);
+	 * a row is dyears years of five slots: the year, quarters 1 to 4. */
+	uint32_t    *direct_row;
+	snap_direct *direct;
+	unsigned     dyear0;
+	unsigned     dyears;
 } snapshot;
 
 /* A fresh, empty snapshot with one reference, or NULL (out of memory). */
@@ -185,6 +225,15 @@ snapshot *snapshot_ref(snapshot *s);
 /* Drops a reference; frees on the last. Accepts NULL. */
 void snapshot_unref(snapshot *s);
 
+/*
+ * The data in slot of s, made with make(arg) by the first caller. Callers
+ * that race each make one; one is kept and the others freed with destroy,
+ * which also frees the kept one when the snapshot goes. Thread-safe.
+ * Returns NULL when make does.
+ */
+void *snapshot_slot(snapshot *s, int slot, void *(*make)(void *arg),
+                    void (*destroy)(void *data), void *arg);
+
 /* The cell key of an area, offence and period. */
 uint64_t snapshot_key(uint32_t area, uint32_t offence, const period *p);
 /* Entries for one cell, best first; *n is 0 when there are none. */
@@ -198,6 +247,31 @@ const snap_entry *snapshot_cell(const snapshot *s, uint32_t area,
 const snap_entry *snapshot_cell_as_of(const snapshot *s, uint32_t area,
                                       uint32_t offence, const period *p,
                                       uint64_t as_of, arena *mem, size_t *n);
+
+/*
+ * The figure direct() finds for a year or quarter over every source, as
+ * the newest release has it. NULL for other periods and years outside the
+ * data: the caller works those out from the cells.
+ */
+static inline const snap_direct *
+snapshot_direct(const snapshot *s, uint32_t area, uint32_t offence,
+                const period *p)
+{
+	static const snap_direct none = {.source = -1};
+	uint32_t                 row;
+	unsigned                 y = (unsigned)p->year - s->dyear0;
+
+	if ((p->kind != PERIOD_YEAR && p->kind != PERIOD_QUARTER) ||
+	    p->year < s->dyear0 || y >= s->dyears || p->quarter > 4) {
+		return (NULL);
+	}
+	if ((row = s->direct_row[(size_t)area * s->noffences + offence]) ==
+	    0) {
+		return (&none);
+	}
+	return (&s->direct[((size_t)(row - 1) * s->dyears + y) * 5 +
+	                   (p->kind == PERIOD_YEAR ? 0 : p->quarter)]);
+}
 
 /* The committed release with this id, or NULL. */
 const snap_release *snapshot_release(const snapshot *s, uint64_t id);
@@ -228,5 +302,9 @@ snapshot *snapshot_current(void);
 void snapshot_publish(snapshot *s);
 /* Drops the current snapshot, at shutdown. */
 void snapshot_clear(void);
+
+/* Spreads the bits of a 64-bit key for hash tables (splitmix64's
+ * finaliser). */
+uint64_t snapshot_mix(uint64_t x);
 
 #endif

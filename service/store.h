@@ -26,7 +26,12 @@ void store_close(store *s);
 bool store_is_empty(store *s);
 
 int store_begin(store *s, char *err, size_t errlen);
-/* A larger page cache for a large load (on), back to the default (off). */
+/*
+ * A larger page cache and no foreign key checks for a large load (on), back
+ * to the defaults (off). Call it outside a transaction (SQLite ignores the
+ * foreign key setting within one), and only for writes whose references
+ * were resolved beforehand.
+ */
 void store_bulk(store *s, bool on);
 int store_commit(store *s, char *err, size_t errlen);
 /* Rolls back an open transaction; harmless when none is open. */
@@ -90,6 +95,19 @@ int store_put_source(store *s, const store_source *src, char *err,
  */
 int store_put_count(store *s, const store_count *c, int *changed, char *err,
                     size_t errlen);
+/*
+ * Whether any version of any figure of area and offence is stored, in any
+ * release, open ones included. Returns 0 or -1.
+ */
+int store_counts_any(store *s, const char *area, const char *offence,
+                     bool *any, char *err, size_t errlen);
+/*
+ * store_put_count() of a figure that has no stored version at all (as
+ * store_counts_any() found, and not written since): adds it without
+ * reading the versions first. *changed is 1. A bulk load's shortcut.
+ */
+int store_put_new_count(store *s, const store_count *c, int *changed,
+                        char *err, size_t errlen);
 int store_put_change(store *s, const char *area, const char *offence,
                      const period *from, const period *to, double percent,
                      const char *source, const char *note, char *err,

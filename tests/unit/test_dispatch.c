@@ -3,6 +3,7 @@
  * an in-memory store: the answers the service gives, without NNG.
  */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 
 #include "dataset.h"
 #include "dispatch.h"
+#include "query.h"
 #include "store.h"
 
 static store *st;
@@ -46,18 +48,17 @@ teardown(void **state)
 }
 
 static const dispatch_opts opts = {.max_request = 1u << 20};
+/* The same with the reply cache. */
+static const dispatch_opts cached = {.max_request = 1u << 20,
+                                     .reply_cache = RPC_DEFAULT_REPLY_CACHE};
 
-/* Calls a method in-process; returns the response payload message, or
- * NULL with *code set when the status is not OK. */
-static void *
-call(const char *method, const ProtobufCMessage *req,
-     const ProtobufCMessageDescriptor *resp_desc, int *code)
+/* A packed envelope calling method with req; *n gets its length. */
+static uint8_t *
+envelope(const char *method, const ProtobufCMessage *req, const char *id,
+         size_t *n)
 {
 	Offstat__V1__RpcRequest env = OFFSTAT__V1__RPC_REQUEST__INIT;
 	uint8_t                *payload, *buf;
-	void                   *out;
-	size_t                  n, outlen;
-	dispatch_info           info;
 	char                    full[128];
 
 	snprintf(full, sizeof(full), "%s%s", RPC_METHOD_PREFIX, method);
@@ -65,13 +66,61 @@ call(const char *method, const ProtobufCMessage *req,
 	env.payload.len  = protobuf_c_message_pack(req, payload);
 	env.payload.data = payload;
 	env.method       = full;
-	env.request_id   = "r1";
+	env.request_id   = (char *)id;
 	buf = malloc(offstat__v1__rpc_request__get_packed_size(&env) + 1);
-	n   = offstat__v1__rpc_request__pack(&env, buf);
-	assert_int_equal(dispatch_request(buf, n, &opts, &out, &outlen, &info),
-	                 0);
-	free(buf);
+	*n  = offstat__v1__rpc_request__pack(&env, buf);
 	free(payload);
+	return (buf);
+}
+
+/*
+ * The reply to an envelope, checked to be what protobuf-c itself packs
+ * (dispatch writes the envelope by hand).
+ */
+static void *
+answer(const uint8_t *buf, size_t n, const dispatch_opts *o, size_t *outlen,
+       dispatch_info *info)
+{
+	void *out;
+
+	assert_int_equal(dispatch_request(buf, n, o, &out, outlen, info), 0);
+	Offstat__V1__RpcResponse *r =
+	        offstat__v1__rpc_response__unpack(NULL, *outlen, out);
+	assert_non_null(r);
+	size_t   k     = offstat__v1__rpc_response__get_packed_size(r);
+	uint8_t *again = malloc(k + 1);
+	assert_int_equal(offstat__v1__rpc_response__pack(r, again), *outlen);
+	assert_memory_equal(again, out, *outlen);
+	free(again);
+	offstat__v1__rpc_response__free_unpacked(r, NULL);
+	return (out);
+}
+
+/* Calls a method in-process; returns the response payload message, or
+ * NULL with *code set when the status is not OK. Every call is made
+ * without the reply cache and twice with it (a miss or a hit, then a
+ * hit): the three replies must be the same bytes. */
+static void *
+call(const char *method, const ProtobufCMessage *req,
+     const ProtobufCMessageDescriptor *resp_desc, int *code)
+{
+	void         *out, *c1, *c2;
+	size_t        n, outlen, l1, l2;
+	dispatch_info info, i1, i2;
+	uint8_t      *buf = envelope(method, req, "r1", &n);
+
+	out = answer(buf, n, &opts, &outlen, &info);
+	c1  = answer(buf, n, &cached, &l1, &i1);
+	c2  = answer(buf, n, &cached, &l2, &i2);
+	assert_int_equal(l1, outlen);
+	assert_int_equal(l2, outlen);
+	assert_memory_equal(c1, out, outlen);
+	assert_memory_equal(c2, out, outlen);
+	assert_int_equal(i1.code, info.code);
+	assert_int_equal(i2.code, info.code);
+	free(c1);
+	free(c2);
+	free(buf);
 
 	Offstat__V1__RpcResponse *r =
 	        offstat__v1__rpc_response__unpack(NULL, outlen, out);
@@ -85,6 +134,13 @@ call(const char *method, const ProtobufCMessage *req,
 		m = protobuf_c_message_unpack(resp_desc, NULL, r->payload.len,
 		                              r->payload.data);
 		assert_non_null(m);
+		/* dispatch packs replies itself: what protobuf-c packs. */
+		size_t   k     = protobuf_c_message_get_packed_size(m);
+		uint8_t *again = malloc(k + 1);
+		assert_int_equal(protobuf_c_message_pack(m, again),
+		                 r->payload.len);
+		assert_memory_equal(again, r->payload.data, k);
+		free(again);
 	}
 	offstat__v1__rpc_response__free_unpacked(r, NULL);
 	return (m);
@@ -765,6 +821,233 @@ test_catalogue(void **state)
 	offstat__v1__server_info_response__free_unpacked(info, NULL);
 }
 
+static Offstat__V1__Period period_text = OFFSTAT__V1__PERIOD__INIT;
+
+/* A cached reply goes to no one the token check would refuse. */
+static void
+test_cache_after_auth(void **state)
+{
+	(void)state;
+	Offstat__V1__GetCountRequest req =
+	        OFFSTAT__V1__GET_COUNT_REQUEST__INIT;
+	Offstat__V1__Period p = OFFSTAT__V1__PERIOD__INIT;
+	dispatch_opts       o = cached;
+	dispatch_info       info;
+	size_t              n, outlen;
+	void               *out;
+
+	req.area     = "dorset";
+	req.offence  = "88A";
+	p.text       = "2024/25";
+	req.period   = &p;
+	uint8_t *buf = envelope("GetCount", &req.base, "a1", &n);
+	out          = answer(buf, n, &o, &outlen, &info);
+	assert_int_equal(info.code, OFFSTAT__V1__CODE__OK);
+	free(out);
+	o.reads_need_token = true;
+	out                = answer(buf, n, &o, &outlen, &info);
+	assert_int_equal(info.code, OFFSTAT__V1__CODE__UNAUTHENTICATED);
+	free(out);
+	free(buf);
+}
+
+/*
+ * Many workers on a small cache (evicting all the time) while the
+ * snapshot is replaced under them: every reply is the one the service
+ * gives without a cache. Run under TSan, this is the cache's race test.
+ */
+#define RACE_THREADS  4
+#define RACE_ROUNDS   150
+#define RACE_REQUESTS 48
+
+typedef struct {
+	uint8_t *req[RACE_REQUESTS];
+	size_t   reqlen[RACE_REQUESTS];
+	void    *want[RACE_REQUESTS];
+	size_t   wantlen[RACE_REQUESTS];
+	int      bad;
+} race;
+
+static void *
+race_worker(void *arg)
+{
+	race         *r = arg;
+	dispatch_opts o = cached;
+	/* 1.5 KiB a shard: the larger replies are never kept, the
+	 * others often evicted. */
+	o.reply_cache = 96u << 10;
+	for (int k = 0; k < RACE_ROUNDS; k++) {
+		for (int i = 0; i < RACE_REQUESTS; i++) {
+			void         *out;
+			size_t        len;
+			dispatch_info info;
+			int           j = (i * 7 + k) % RACE_REQUESTS;
+			if (dispatch_request(r->req[j], r->reqlen[j], &o, &out,
+			                     &len, &info) != 0) {
+				__atomic_add_fetch(&r->bad, 1,
+				                   __ATOMIC_RELAXED);
+				continue;
+			}
+			if (len != r->wantlen[j] ||
+			    memcmp(out, r->want[j], len) != 0) {
+				__atomic_add_fetch(&r->bad, 1,
+				                   __ATOMIC_RELAXED);
+			}
+			free(out);
+		}
+	}
+	return (NULL);
+}
+
+static void
+test_cache_threads(void **state)
+{
+	(void)state;
+	static const char *areas[] = {"dorset", "south west", "england",
+	                              "E23000039"};
+	static const char *years[] = {"2017/18", "2024/25", "2024/25 Q2",
+	                              "2019/20"};
+	race               r;
+	pthread_t          t[RACE_THREADS];
+	dispatch_info      info;
+	char               err[512];
+
+	memset(&r, 0, sizeof(r));
+	for (int i = 0; i < RACE_REQUESTS; i++) {
+		if (i % 3 == 2) {
+			Offstat__V1__CompareTrendRequest c =
+			        OFFSTAT__V1__COMPARE_TREND_REQUEST__INIT;
+			Offstat__V1__Period b = OFFSTAT__V1__PERIOD__INIT,
+			                    e = OFFSTAT__V1__PERIOD__INIT;
+			c.area                = (char *)areas[i % 4];
+			c.offence             = "88A";
+			b.text                = (char *)years[(i / 4) % 2];
+			e.text                = "2024/25";
+			c.base_period         = &b;
+			c.end_period          = &e;
+			r.req[i] = envelope("CompareTrend", &c.base, "x",
+			                    &r.reqlen[i]);
+		} else {
+			Offstat__V1__GetCountRequest g =
+			        OFFSTAT__V1__GET_COUNT_REQUEST__INIT;
+			Offstat__V1__Period p = period_text;
+			g.area                = (char *)areas[i % 4];
+			g.offence             = i % 2 ? "S15A" : "88A";
+			p.text                = (char *)years[(i / 4) % 4];
+			g.period              = &p;
+			r.req[i] = envelope("GetCount", &g.base, "x",
+			                    &r.reqlen[i]);
+		}
+		r.want[i] = answer(r.req[i], r.reqlen[i], &opts, &r.wantlen[i],
+		                   &info);
+	}
+	for (int i = 0; i < RACE_THREADS; i++) {
+		assert_int_equal(pthread_create(&t[i], NULL, race_worker, &r),
+		                 0);
+	}
+	/* The same release loaded again: a new snapshot, a new cache. */
+	for (int k = 0; k < 5; k++) {
+		snapshot *snap;
+		assert_int_equal(
+		        store_load_snapshot(st, &snap, err, sizeof(err)), 0);
+		snapshot_publish(snap);
+	}
+	for (int i = 0; i < RACE_THREADS; i++) {
+		pthread_join(t[i], NULL);
+	}
+	assert_int_equal(r.bad, 0);
+	for (int i = 0; i < RACE_REQUESTS; i++) {
+		free(r.req[i]);
+		free(r.want[i]);
+	}
+}
+
+/* The reply to req with and without the snapshot's table of figures:
+ * the same bytes. */
+static void
+same_both_ways(const char *method, const ProtobufCMessage *req)
+{
+	size_t        n, l1, l2;
+	dispatch_info i1, i2;
+	uint8_t      *buf = envelope(method, req, "t", &n);
+
+	q_use_tables(false);
+	void *slow = answer(buf, n, &opts, &l1, &i1);
+	q_use_tables(true);
+	void *fast = answer(buf, n, &opts, &l2, &i2);
+	if (l1 != l2 || memcmp(slow, fast, l1) != 0) {
+		fail_msg("%s: the table changes the reply", method);
+	}
+	free(slow);
+	free(fast);
+	free(buf);
+}
+
+/*
+ * Every area, a few offences, years, quarters and rolling years: counts,
+ * series and comparisons read from the snapshot's table are what the
+ * cells give.
+ */
+static void
+test_tables(void **state)
+{
+	(void)state;
+	static const char *offences[] = {"88A", "S15A", "105A", "8P"};
+	static const char *periods[]  = {"2011/12",
+	                                 "2012/13",
+	                                 "2016/17",
+	                                 "2017/18",
+	                                 "2018/19",
+	                                 "2019/20",
+	                                 "2020/21",
+	                                 "2023/24",
+	                                 "2024/25",
+	                                 "2024/25 Q1",
+	                                 "2024/25 Q2",
+	                                 "2024/25 Q4",
+	                                 "2017/18 Q3",
+	                                 "year ending June 2024",
+	                                 "year ending March 2024",
+	                                 "2025/26"};
+	const size_t       np         = sizeof(periods) / sizeof(periods[0]);
+	snapshot          *snap       = snapshot_current();
+
+	for (size_t a = 0; a < snap->nareas; a++) {
+		for (size_t o = 0; o < 4; o++) {
+			Offstat__V1__GetCountRequest g =
+			        OFFSTAT__V1__GET_COUNT_REQUEST__INIT;
+			Offstat__V1__GetSeriesRequest sr =
+			        OFFSTAT__V1__GET_SERIES_REQUEST__INIT;
+			Offstat__V1__Period p  = OFFSTAT__V1__PERIOD__INIT;
+			Offstat__V1__Period p2 = OFFSTAT__V1__PERIOD__INIT;
+			g.area                 = (char *)snap->areas[a].code;
+			g.offence              = (char *)offences[o];
+			g.period               = &p;
+			for (size_t k = 0; k < np; k++) {
+				p.text = (char *)periods[k];
+				same_both_ways("GetCount", &g.base);
+			}
+			sr.area    = g.area;
+			sr.offence = g.offence;
+			same_both_ways("GetSeries", &sr.base);
+			sr.granularity = OFFSTAT__V1__GRANULARITY__QUARTERLY;
+			same_both_ways("GetSeries", &sr.base);
+			for (size_t k = 0; k + 1 < np; k += 2) {
+				Offstat__V1__CompareTrendRequest c =
+				        OFFSTAT__V1__COMPARE_TREND_REQUEST__INIT;
+				c.area    = g.area;
+				c.offence = g.offence;
+				p.text    = (char *)periods[k];
+				p2.text   = (char *)periods[(k * 5 + 3) % np];
+				c.base_period = &p;
+				c.end_period  = &p2;
+				same_both_ways("CompareTrend", &c.base);
+			}
+		}
+	}
+	snapshot_unref(snap);
+}
+
 int
 main(void)
 {
@@ -782,6 +1065,9 @@ main(void)
 	        cmocka_unit_test(test_compare_confidence),
 	        cmocka_unit_test(test_rank),
 	        cmocka_unit_test(test_catalogue),
+	        cmocka_unit_test(test_cache_after_auth),
+	        cmocka_unit_test(test_cache_threads),
+	        cmocka_unit_test(test_tables),
 	};
 	return (cmocka_run_group_tests(tests, setup, teardown));
 }

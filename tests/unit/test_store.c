@@ -445,6 +445,72 @@ test_migrate_v1(void **state)
 	unlink(path);
 }
 
+/*
+ * A first import of an area and offence writes without reading earlier
+ * versions: a new pair, a new offence code, the same file again and a
+ * corrected one count as a row-by-row import would.
+ */
+static void
+test_import_fresh_pairs(void **state)
+{
+	(void)state;
+	static const char head[] =
+	        "Financial Year,Financial Quarter,Force Name,Offence "
+	        "Description,Offence Group,Offence Subgroup,Offence Code,"
+	        "Number of Offences\n";
+	static const char rows[] =
+	        "2023/24,1,Kent,Sexual grooming,Sexual offences,"
+	        "Other sexual offences,88A,20\n"
+	        "2023/24,2,Kent,Sexual grooming,Sexual offences,"
+	        "Other sexual offences,88A,30\n"
+	        "2023/24,1,Kent,Made-up offence,Other,Other,999Z,5\n";
+	static const char fixed[] =
+	        "2023/24,2,Kent,Sexual grooming,Sexual offences,"
+	        "Other sexual offences,88A,31\n";
+	store        *st   = seeded(":memory:");
+	snapshot     *snap = load(st);
+	import_result r;
+	import_opts   o = {0};
+	char          err[512], buf[2048];
+
+	snprintf(buf, sizeof(buf), "%s%s", head, rows);
+	if (import_buffer(st, snap, "a.csv", buf, strlen(buf), &o, NULL, NULL,
+	                  &r, err, sizeof(err)) != 0) {
+		fail_msg("import: %s", err);
+	}
+	assert_int_equal(r.rows, 3);
+	assert_int_equal(r.changed, 3);
+	assert_true(r.release > 0);
+	snapshot_unref(snap);
+	snap = load(st);
+	assert_int_equal(cell_value(snap, "E23000032", "88A", "2023/24 Q1"),
+	                 20);
+	assert_int_equal(cell_value(snap, "E23000032", "88A", "2023/24 Q2"),
+	                 30);
+	assert_int_equal(cell_value(snap, "E23000032", "999Z", "2023/24 Q1"),
+	                 5);
+
+	/* The same rows again change nothing. */
+	assert_int_equal(import_buffer(st, snap, "a.csv", buf, strlen(buf), &o,
+	                               NULL, NULL, &r, err, sizeof(err)),
+	                 0);
+	assert_int_equal(r.changed, 0);
+	assert_int_equal(r.release, 0);
+
+	/* A corrected figure is one change. */
+	snprintf(buf, sizeof(buf), "%s%s", head, fixed);
+	assert_int_equal(import_buffer(st, snap, "b.csv", buf, strlen(buf), &o,
+	                               NULL, NULL, &r, err, sizeof(err)),
+	                 0);
+	assert_int_equal(r.changed, 1);
+	snapshot_unref(snap);
+	snap = load(st);
+	assert_int_equal(cell_value(snap, "E23000032", "88A", "2023/24 Q2"),
+	                 31);
+	snapshot_unref(snap);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -452,6 +518,7 @@ main(void)
 	        cmocka_unit_test(test_bundled),
 	        cmocka_unit_test(test_import_rejects_whole_file),
 	        cmocka_unit_test(test_releases),
+	        cmocka_unit_test(test_import_fresh_pairs),
 	        cmocka_unit_test(test_migrate_v1),
 	};
 	return (cmocka_run_group_tests(tests, NULL, NULL));
