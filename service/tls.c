@@ -120,7 +120,10 @@ check_pair(const tls_files *f, const char *cert, const char *key, char *err,
 		         pw == NULL ? " (if it is encrypted, set "
 		                      "tls_key_password)"
 		                    : " with the password given "
-		                      "(tls_key_password)");
+		                      "(tls_key_password; a PKCS#8 key "
+		                      "encrypted with AES, as OpenSSL 3 "
+		                      "writes by default, needs converting: "
+		                      "openssl pkey -traditional)");
 		rv = -1;
 		goto done;
 	}
