@@ -1,5 +1,6 @@
 #include "metrics.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -36,8 +37,11 @@ static size_t       nmethods;
 static method_row   rows[MAX_METHODS + 1];
 static double       start_time;
 static struct auth *auth_db;
+/* The server's gauges, set as it starts and stops while scrapes may run:
+ * read and called under the lock. */
+static pthread_mutex_t hooks_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long long (*in_flight_fn)(void *);
-static void       *in_flight_arg;
+static void *in_flight_arg;
 static unsigned long long (*restarts_fn)(void *);
 static void *restarts_arg;
 static atomic_bool listening;
@@ -107,15 +111,19 @@ metrics_set_auth(struct auth *a)
 void
 metrics_set_restarts(unsigned long long (*fn)(void *), void *arg)
 {
+	pthread_mutex_lock(&hooks_lock);
 	restarts_arg = arg;
 	restarts_fn  = fn;
+	pthread_mutex_unlock(&hooks_lock);
 }
 
 void
 metrics_set_in_flight(unsigned long long (*fn)(void *), void *arg)
 {
+	pthread_mutex_lock(&hooks_lock);
 	in_flight_arg = arg;
 	in_flight_fn  = fn;
+	pthread_mutex_unlock(&hooks_lock);
 }
 
 void
@@ -240,6 +248,7 @@ render_requests(buf *b)
 		    "%llu\n",
 		    method_names[m], cum);
 	}
+	pthread_mutex_lock(&hooks_lock);
 	if (in_flight_fn != NULL) {
 		head(b, "offstat_requests_in_flight", "gauge",
 		     "Requests received and not yet answered.");
@@ -253,6 +262,7 @@ render_requests(buf *b)
 		put(b, "offstat_listener_restarts_total %llu\n",
 		    restarts_fn(restarts_arg));
 	}
+	pthread_mutex_unlock(&hooks_lock);
 }
 
 static void
