@@ -1163,6 +1163,22 @@ rc_shard_of(reply_cache *c, uint64_t hash)
 	return (&c->shards[hash & (RC_SHARDS - 1)]);
 }
 
+/* The entry of shard sh (whose lock is held) for this key, or NULL. */
+static rc_entry *
+rc_find(rc_shard *sh, uint64_t h, unsigned method, const uint8_t *key,
+        size_t klen)
+{
+	rc_entry *e;
+
+	for (e = *rc_bucket(sh, h); e != NULL; e = e->next) {
+		if (e->hash == h && e->method == method && e->klen == klen &&
+		    (klen == 0 || memcmp(e->data, key, klen) == 0)) {
+			break;
+		}
+	}
+	return (e);
+}
+
 /* The entry for this key with a reference the caller drops, or NULL. */
 static rc_entry *
 rc_get(reply_cache *c, unsigned method, const uint8_t *key, size_t klen)
@@ -1172,13 +1188,8 @@ rc_get(reply_cache *c, unsigned method, const uint8_t *key, size_t klen)
 	rc_entry *e;
 
 	pthread_mutex_lock(&sh->lock);
-	for (e = *rc_bucket(sh, h); e != NULL; e = e->next) {
-		if (e->hash == h && e->method == method && e->klen == klen &&
-		    (klen == 0 || memcmp(e->data, key, klen) == 0)) {
-			atomic_fetch_add_explicit(&e->refs, 1,
-			                          memory_order_relaxed);
-			break;
-		}
+	if ((e = rc_find(sh, h, method, key, klen)) != NULL) {
+		atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&sh->lock);
 	return (e);
@@ -1211,7 +1222,7 @@ rc_put(reply_cache *c, unsigned method, const uint8_t *key, size_t klen,
 	uint64_t  h    = rc_hash(c, method, key, klen);
 	rc_shard *sh   = rc_shard_of(c, h);
 	size_t    cost = sizeof(rc_entry) + klen + vlen;
-	rc_entry *e, *x;
+	rc_entry *e;
 
 	if (cost > c->limit || (e = malloc(cost)) == NULL) {
 		return;
@@ -1230,13 +1241,7 @@ rc_put(reply_cache *c, unsigned method, const uint8_t *key, size_t klen,
 	memcpy(e->data + klen, val, vlen);
 	pthread_mutex_lock(&sh->lock);
 	/* Another worker may have answered the same request meanwhile. */
-	for (x = *rc_bucket(sh, h); x != NULL; x = x->next) {
-		if (x->hash == h && x->method == method && x->klen == klen &&
-		    (klen == 0 || memcmp(x->data, key, klen) == 0)) {
-			break;
-		}
-	}
-	if (x == NULL) {
+	if (rc_find(sh, h, method, key, klen) == NULL) {
 		while (sh->bytes + cost > c->limit && sh->oldest != NULL) {
 			rc_evict_oldest(sh);
 		}
@@ -1261,18 +1266,41 @@ rc_put(reply_cache *c, unsigned method, const uint8_t *key, size_t klen,
  * (what it lists depends on the caller's role).
  */
 static bool
-rc_method(const ProtobufCMethodDescriptor *md)
+rc_method_named(const char *name)
 {
 	static const char *const reads[] = {
 	        "GetCount",  "GetSeries",    "CompareTrend", "RankAreas",
 	        "ListAreas", "ListOffences", "ListSources",
 	};
 	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
-		if (strcmp(md->name, reads[i]) == 0) {
+		if (strcmp(name, reads[i]) == 0) {
 			return (true);
 		}
 	}
 	return (false);
+}
+
+/* The answer of rc_method_named for each method of the service, worked
+ * out once rather than by name on every request. */
+#define RC_MAX_METHODS 64
+static pthread_once_t rc_methods_once = PTHREAD_ONCE_INIT;
+static bool           rc_methods[RC_MAX_METHODS];
+
+static void
+rc_methods_init(void)
+{
+	const ProtobufCServiceDescriptor *d = offstat__service.base.descriptor;
+
+	for (unsigned i = 0; i < d->n_methods && i < RC_MAX_METHODS; i++) {
+		rc_methods[i] = rc_method_named(d->methods[i].name);
+	}
+}
+
+static bool
+rc_method(unsigned midx)
+{
+	pthread_once(&rc_methods_once, rc_methods_init);
+	return (midx < RC_MAX_METHODS && rc_methods[midx]);
 }
 
 int
@@ -1344,7 +1372,7 @@ dispatch_request(const void *req, size_t len, const dispatch_opts *opts,
 	/* The release this call reads; without one, the request is still
 	 * decoded and checked first, so that a bad one says so. */
 	ctx.snap = snapshot_current();
-	if (ctx.snap != NULL && opts->reply_cache > 0 && rc_method(md) &&
+	if (ctx.snap != NULL && opts->reply_cache > 0 && rc_method(midx) &&
 	    (cache = rc_of(&ctx, opts)) != NULL &&
 	    (hit = rc_get(cache, midx, env->payload.data, env->payload.len)) !=
 	            NULL) {

@@ -269,7 +269,8 @@ listen_on(server *s, const server_opts *opts, listen_rec *r, char *err,
 		               .key_pass  = opts->tls_key_pass,
 		               .client_ca = opts->tls_client_ca};
 		if (s->tls == NULL &&
-		    tls_server_config(&s->tls, &f, err, errlen) != 0) {
+		    tls_server_config(&s->tls, &s->probe_tls, &f, err,
+		                      errlen) != 0) {
 			nng_listener_close(l);
 			return (NNG_EINVAL);
 		}
@@ -451,20 +452,6 @@ watch_thread(void *arg)
 	return (NULL);
 }
 
-/* The client side of the check's TLS: it authenticates nobody (it only
- * needs an answer), and offers the server's own certificate where client
- * certificates are required. */
-static int
-probe_tls_config(server *s, const server_opts *opts)
-{
-	tls_files f = {.cert     = opts->tls_cert,
-	               .key      = opts->tls_key,
-	               .key_pass = opts->tls_key_pass};
-	char      err[256];
-
-	return (tls_probe_config(&s->probe_tls, &f, err, sizeof(err)));
-}
-
 int
 server_start(server **out, const server_opts *opts, char *err, size_t errlen)
 {
@@ -553,11 +540,9 @@ server_start(server **out, const server_opts *opts, char *err, size_t errlen)
 	s->check_ms     = opts->check_ms;
 	s->client_certs = opts->tls_client_ca != NULL;
 	if (s->check_ms > 0 && s->nlis > 0) {
-		if (getrandom(s->probe, PROBE_LEN, 0) != PROBE_LEN ||
-		    (s->tls != NULL && probe_tls_config(s, opts) != 0)) {
+		if (getrandom(s->probe, PROBE_LEN, 0) != PROBE_LEN) {
 			log_warn("listeners not checked",
-			         "reason=\"no random bytes or TLS "
-			         "configuration for the check\"");
+			         "reason=\"no random bytes for the check\"");
 		} else if (pthread_create(&s->watch, NULL, watch_thread, s) ==
 		           0) {
 			s->watching = true;
@@ -568,6 +553,9 @@ server_start(server **out, const server_opts *opts, char *err, size_t errlen)
 fail:
 	if (s->tls != NULL) {
 		nng_tls_config_free(s->tls);
+	}
+	if (s->probe_tls != NULL) {
+		nng_tls_config_free(s->probe_tls);
 	}
 	nng_close(s->sock);
 	for (size_t i = 0; s->workers != NULL && i < s->nworkers; i++) {
@@ -680,7 +668,6 @@ server_stop(server *s, int timeout_ms)
 		log_warn("the listener check did not stop; exiting without "
 		         "waiting for it",
 		         "waited_ms=%d", 10000);
-		atomic_store(&s->stopping, true);
 		nng_close(s->sock);
 		abandoned = s;
 		return;

@@ -145,9 +145,37 @@ done:
 	return (rv);
 }
 
+/*
+ * The client side of offstatd's own listener check, from the server's
+ * certificate and key already read: it verifies nothing (it only needs an
+ * answer) and presents the server's certificate, for listeners that
+ * require client certificates.
+ */
+static int
+probe_config(nng_tls_config **out, const tls_files *f, const char *cert,
+             const char *key, char *err, size_t errlen)
+{
+	nng_tls_config *cfg;
+	int             rv;
+
+	if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT)) != 0 ||
+	    (rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_NONE)) !=
+	            0 ||
+	    (rv = nng_tls_config_own_cert(cfg, cert, key, f->key_pass)) != 0) {
+		if (cfg != NULL) {
+			nng_tls_config_free(cfg);
+		}
+		snprintf(err, errlen, "TLS for the listener check: %s",
+		         nng_strerror(rv));
+		return (-1);
+	}
+	*out = cfg;
+	return (0);
+}
+
 int
-tls_server_config(nng_tls_config **out, const tls_files *f, char *err,
-                  size_t errlen)
+tls_server_config(nng_tls_config **out, nng_tls_config **probe,
+                  const tls_files *f, char *err, size_t errlen)
 {
 	nng_tls_config *cfg  = NULL;
 	char           *cert = NULL, *key = NULL;
@@ -205,6 +233,10 @@ tls_server_config(nng_tls_config **out, const tls_files *f, char *err,
 		snprintf(err, errlen, "TLS: %s", nng_strerror(rv));
 		goto fail;
 	}
+	if (probe != NULL &&
+	    probe_config(probe, f, cert, key, err, errlen) != 0) {
+		goto fail;
+	}
 	free(cert);
 	/* Not left lying in freed memory. */
 	explicit_bzero(key, strlen(key));
@@ -221,38 +253,4 @@ fail:
 		free(key);
 	}
 	return (-1);
-}
-
-int
-tls_probe_config(nng_tls_config **out, const tls_files *f, char *err,
-                 size_t errlen)
-{
-	nng_tls_config *cfg  = NULL;
-	char           *cert = NULL, *key = NULL;
-	int             rv   = -1;
-
-	if (nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT) != 0 ||
-	    nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_NONE) != 0) {
-		snprintf(err, errlen, "TLS: out of memory");
-		goto done;
-	}
-	if (f->cert != NULL && f->key != NULL &&
-	    ((cert = slurp("tls_cert", f->cert, err, errlen)) == NULL ||
-	     (key = slurp("tls_key", f->key, err, errlen)) == NULL ||
-	     nng_tls_config_own_cert(cfg, cert, key, f->key_pass) != 0)) {
-		goto done;
-	}
-	*out = cfg;
-	cfg  = NULL;
-	rv   = 0;
-done:
-	if (cfg != NULL) {
-		nng_tls_config_free(cfg);
-	}
-	free(cert);
-	if (key != NULL) {
-		explicit_bzero(key, strlen(key));
-		free(key);
-	}
-	return (rv);
 }

@@ -24,19 +24,13 @@ typedef struct {
  * tls+tcp6://). */
 bool tls_url(const char *url);
 /*
- * Builds the server configuration from the files. Returns 0, or -1 with a
- * message naming the file and what is wrong with it in err.
+ * Builds the server configuration from the files and, when probe is not
+ * NULL, the client side of offstatd's own listener check from the same
+ * certificate and key (verifying nothing, presenting the server's
+ * certificate for listeners that require client certificates). Returns 0,
+ * or -1 with a message naming the file and what is wrong with it in err.
  */
-int tls_server_config(nng_tls_config **out, const tls_files *f, char *err,
-                      size_t errlen);
-
-/*
- * Builds the client side of offstatd's own listener check: verifies
- * nothing (it only needs an answer) and presents the server's certificate
- * and key, for listeners that require client certificates. Returns 0, or
- * -1 with a message in err.
- */
-int tls_probe_config(nng_tls_config **out, const tls_files *f, char *err,
-                     size_t errlen);
+int tls_server_config(nng_tls_config **out, nng_tls_config **probe,
+                      const tls_files *f, char *err, size_t errlen);
 
 #endif

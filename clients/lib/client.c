@@ -623,12 +623,14 @@ cleanup:
 	return (rv);
 }
 
-/* A failure that another try (on another connection) may not meet. */
+/* A failure that another try (on another connection) may not meet:
+ * what exchange_error makes of a broken connection, and a replica that is
+ * stopping. */
 static bool
 retriable(int rv)
 {
-	return (rv == OFFSTAT_ECONNLOST || rv == OFFSTAT_ECONNREFUSED ||
-	        rv == OFFSTAT_ETRANSPORT || rv == OFFSTAT_EUNAVAILABLE);
+	return (rv == OFFSTAT_ECONNLOST || rv == OFFSTAT_ETRANSPORT ||
+	        rv == OFFSTAT_EUNAVAILABLE);
 }
 
 int
