@@ -73,7 +73,6 @@ struct server {
 	nng_tls_config *probe_tls; /* the check's client side */
 	uint8_t         probe[PROBE_LEN];
 	unsigned        check_ms; /* 0: listeners not checked */
-	bool            client_certs; /* TLS listeners require them */
 	pthread_t       watch;
 	bool            watching;
 	pthread_mutex_t watch_lock;
@@ -399,19 +398,17 @@ watch_thread(void *arg)
 	server_opts opts   = {0};
 
 	/* Every listener is checked, from the start (the fault can strike
-	 * as the first clients arrive). One that requires client
-	 * certificates is checked with the server's own, which its client
-	 * CA may not accept: it is checked only if its first check is
-	 * answered. */
+	 * as the first clients arrive), but for one that requires client
+	 * certificates its client CA did not sign the server's own, which
+	 * the check presents. */
 	for (size_t i = 0; i < s->nlis; i++) {
 		listen_rec *r = &s->lis[i];
-		r->watched    = !(r->tls && s->client_certs) ||
-		             probe_once(s, r, 5000);
+		r->watched    = !r->tls || s->probe_tls != NULL;
 		if (!r->watched) {
 			log_warn("listener not checked",
-			         "url=%s reason=\"the client CA does not "
-			         "accept the server's own certificate, which "
-			         "the check presents\"",
+			         "url=%s reason=\"the client CA did not sign "
+			         "the server's own certificate, which the check "
+			         "presents\"",
 			         r->url);
 		}
 	}
@@ -537,8 +534,7 @@ server_start(server **out, const server_opts *opts, char *err, size_t errlen)
 	for (size_t i = 0; i < s->nworkers; i++) {
 		worker_cb(&s->workers[i]);
 	}
-	s->check_ms     = opts->check_ms;
-	s->client_certs = opts->tls_client_ca != NULL;
+	s->check_ms = opts->check_ms;
 	if (s->check_ms > 0 && s->nlis > 0) {
 		if (getrandom(s->probe, PROBE_LEN, 0) != PROBE_LEN) {
 			log_warn("listeners not checked",

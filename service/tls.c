@@ -145,6 +145,29 @@ done:
 	return (rv);
 }
 
+/* Whether the client CA signed the server's own certificate: only then
+ * can the listener check, which presents it, pass a listener that
+ * requires client certificates. */
+static bool
+ca_accepts(const char *cert, const char *ca)
+{
+	mbedtls_x509_crt crt, chain;
+	uint32_t         flags = 0;
+	bool             ok;
+
+	mbedtls_x509_crt_init(&crt);
+	mbedtls_x509_crt_init(&chain);
+	ok = mbedtls_x509_crt_parse(&crt, (const unsigned char *)cert,
+	                            strlen(cert) + 1) == 0 &&
+	     mbedtls_x509_crt_parse(&chain, (const unsigned char *)ca,
+	                            strlen(ca) + 1) == 0 &&
+	     mbedtls_x509_crt_verify(&crt, &chain, NULL, NULL, &flags, NULL,
+	                             NULL) == 0;
+	mbedtls_x509_crt_free(&chain);
+	mbedtls_x509_crt_free(&crt);
+	return (ok);
+}
+
 /*
  * The client side of offstatd's own listener check, from the server's
  * certificate and key already read: it verifies nothing (it only needs an
@@ -216,6 +239,10 @@ tls_server_config(nng_tls_config **out, nng_tls_config **probe,
 			goto fail;
 		}
 		rv = nng_tls_config_ca_chain(cfg, ca, NULL);
+		/* No check the listener could not pass. */
+		if (rv == 0 && !ca_accepts(cert, ca)) {
+			probe = NULL;
+		}
 		free(ca);
 		if (rv != 0) {
 			snprintf(err, errlen,

@@ -27,7 +27,8 @@ bool tls_url(const char *url);
  * Builds the server configuration from the files and, when probe is not
  * NULL, the client side of offstatd's own listener check from the same
  * certificate and key (verifying nothing, presenting the server's
- * certificate for listeners that require client certificates). Returns 0,
+ * certificate for listeners that require client certificates; left NULL
+ * when the client CA did not sign that certificate). Returns 0,
  * or -1 with a message naming the file and what is wrong with it in err.
  */
 int tls_server_config(nng_tls_config **out, nng_tls_config **probe,

@@ -522,7 +522,7 @@ cleanup:
  * send completed (nng issue #1702). */
 static int
 exchange(offstat_client *c, nng_msg *req, nng_msg **reply, int timeout,
-         offstat_status *st)
+         int shown, offstat_status *st)
 {
 	nng_ctx  ctx;
 	nng_aio *aio = NULL;
@@ -531,12 +531,12 @@ exchange(offstat_client *c, nng_msg *req, nng_msg **reply, int timeout,
 
 	if ((rv = nng_ctx_open(&ctx, c->sock)) != 0) {
 		nng_msg_free(req);
-		return (exchange_error(c, st, rv, timeout));
+		return (exchange_error(c, st, rv, shown));
 	}
 	if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
 		nng_msg_free(req);
 		nng_ctx_close(ctx);
-		return (exchange_error(c, st, rv, timeout));
+		return (exchange_error(c, st, rv, shown));
 	}
 	deadline = nng_clock() + (nng_time)timeout;
 
@@ -568,7 +568,7 @@ exchange(offstat_client *c, nng_msg *req, nng_msg **reply, int timeout,
 done:
 	nng_aio_free(aio);
 	nng_ctx_close(ctx);
-	return (rv != 0 ? exchange_error(c, st, rv, timeout) : OFFSTAT_OK);
+	return (rv != 0 ? exchange_error(c, st, rv, shown) : OFFSTAT_OK);
 }
 
 /* Decodes the reply envelope and its payload and hands the payload to
@@ -686,7 +686,9 @@ offstat__call(offstat_client *c, const char *method,
 			return (rv);
 		}
 		/* exchange() owns msg from here, whatever happens. */
-		if ((rv = exchange(c, msg, &reply, left, st)) == 0) {
+		/* Messages name the call's timeout, not what is left of
+		 * it for this try. */
+		if ((rv = exchange(c, msg, &reply, left, timeout, st)) == 0) {
 			rv = decode_reply(c, reply, request_id, reply_desc,
 			                  convert, arg, st);
 			nng_msg_free(reply);
