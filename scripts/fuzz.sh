@@ -5,7 +5,7 @@
 # usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #   SECONDS_PER_TARGET  default 60
 #   TARGET              fuzz_dispatch fuzz_methods fuzz_csv fuzz_opendata
-#                       fuzz_period fuzz_tokens (default: all of them)
+#                       fuzz_period fuzz_tokens fuzz_config (default: all)
 # environment:
 #   BUILD_FUZZ  build folder (default: build-fuzz in the source tree)
 #   FUZZ_JOBS   targets run side by side (default 1)
@@ -34,7 +34,7 @@ case $SECS in
 esac
 [ $# -gt 0 ] && shift
 TARGETS=${*:-fuzz_dispatch fuzz_methods fuzz_csv fuzz_opendata fuzz_period \
-	fuzz_tokens}
+	fuzz_tokens fuzz_config}
 BUILD=${BUILD_FUZZ:-$SRC/build-fuzz}
 JOBS=${FUZZ_JOBS:-1}
 # A CC meant for the other builds (gcc) must not stop the fuzz build.
@@ -70,6 +70,7 @@ dict_of() {
 	fuzz_csv | fuzz_opendata) echo opendata.dict ;;
 	fuzz_period) echo period.dict ;;
 	fuzz_tokens) echo tokens.dict ;;
+	fuzz_config) echo config.dict ;;
 	esac
 }
 

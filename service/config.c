@@ -11,13 +11,20 @@
 
 typedef int (*checker)(const char *v, char *why, size_t len);
 
+/*
+ * A key: its spellings, and how its value is checked: by check, or, when
+ * check is NULL and hi is not 0, as a whole number from lo to hi (0 meaning
+ * off when lo is 0) in unit; when both are unset, anything goes.
+ */
 typedef struct {
-	const char *name;   /* in the file */
-	const char *env;    /* the variable */
-	const char *flag;   /* the long flag */
-	const char *dflt;   /* shown by --print-config */
-	bool        secret; /* masked by --print-config */
-	checker     check;
+	const char        *name;   /* in the file */
+	const char        *env;    /* the variable */
+	const char        *flag;   /* the long flag */
+	const char        *dflt;   /* shown by --print-config */
+	bool               secret; /* masked by --print-config */
+	checker            check;
+	unsigned long long lo, hi;
+	const char        *unit; /* "" or " bytes", " seconds" */
 } key_def;
 
 static int
@@ -109,28 +116,6 @@ check_level(const char *v, char *why, size_t len)
 }
 
 static int
-check_workers(const char *v, char *why, size_t len)
-{
-	unsigned long long n;
-	if (parse_num(v, 1, 4096, &n) != 0) {
-		snprintf(why, len, "give 1 to 4096");
-		return (-1);
-	}
-	return (0);
-}
-
-static int
-check_max_request(const char *v, char *why, size_t len)
-{
-	unsigned long long n;
-	if (parse_num(v, 1024, 256u << 20, &n) != 0) {
-		snprintf(why, len, "give 1024 to 268435456 bytes");
-		return (-1);
-	}
-	return (0);
-}
-
-static int
 check_read_auth(const char *v, char *why, size_t len)
 {
 	if (strcmp(v, "auto") != 0 && strcmp(v, "required") != 0 &&
@@ -141,83 +126,68 @@ check_read_auth(const char *v, char *why, size_t len)
 	return (0);
 }
 
+/* Checks v as k's value; 0, or -1 with the reason in why. */
 static int
-check_expiry(const char *v, char *why, size_t len)
+check_value(const key_def *k, const char *v, char *why, size_t len)
 {
 	unsigned long long n;
-	if (parse_num(v, 1, 30u * 86400, &n) != 0) {
-		snprintf(why, len, "give 1 to 2592000 seconds");
-		return (-1);
+
+	if (k->check != NULL) {
+		return (k->check(v, why, len));
 	}
-	return (0);
+	if (k->hi == 0 || parse_num(v, k->lo, k->hi, &n) == 0) {
+		return (0);
+	}
+	if (k->lo == 0) {
+		snprintf(why, len, "give 0 (off) to %llu%s", k->hi, k->unit);
+	} else {
+		snprintf(why, len, "give %llu to %llu%s", k->lo, k->hi,
+		         k->unit);
+	}
+	return (-1);
 }
 
-static int
-check_text(const char *v, char *why, size_t len)
-{
-	(void)v;
-	(void)why;
-	(void)len;
-	return (0);
-}
-
-static int
-check_cache(const char *v, char *why, size_t len)
-{
-	unsigned long long n;
-	if (parse_num(v, 0, 16ull << 30, &n) != 0) {
-		snprintf(why, len, "give 0 (off) to 17179869184 bytes");
-		return (-1);
-	}
-	return (0);
-}
-
-static int
-check_seconds(const char *v, char *why, size_t len)
-{
-	unsigned long long n;
-	if (parse_num(v, 0, 3600, &n) != 0) {
-		snprintf(why, len, "give 0 (off) to 3600 seconds");
-		return (-1);
-	}
-	return (0);
-}
+/* A key checked by a function, as a number from lo to hi, or not at all. */
+#define CHECKED(fn)         fn, 0, 0, ""
+#define RANGE(lo, hi, unit) NULL, lo, hi, unit
+#define ANYTHING            NULL, 0, 0, ""
 
 /* In cfg_key order. The key's password is the one secret (tokens are kept
  * hashed in the tokens file, whose path is not one). */
 static const key_def keys[CFG_NKEYS] = {
         {"listen", "OFFSTAT_LISTEN", "--listen", "tcp://127.0.0.1:7355", false,
-         check_listen},
-        {"db", "OFFSTAT_DB", "--db", "DATA_DIR/offstat.db", false, check_path},
+         CHECKED(check_listen)},
+        {"db", "OFFSTAT_DB", "--db", "DATA_DIR/offstat.db", false,
+         CHECKED(check_path)},
         {"data_dir", "OFFSTAT_DATA_DIR", "--data-dir",
          "$XDG_DATA_HOME/offstat or ~/.local/share/offstat", false,
-         check_path},
+         CHECKED(check_path)},
         {"tokens", "OFFSTAT_TOKENS", "--tokens", "DATA_DIR/tokens", false,
-         check_path},
+         CHECKED(check_path)},
         {"http", "OFFSTAT_HTTP", "--http", CFG_DEFAULT_HTTP, false,
-         check_http},
+         CHECKED(check_http)},
         {"log_level", "OFFSTAT_LOG_LEVEL", "--log-level", "info", false,
-         check_level},
+         CHECKED(check_level)},
         {"workers", "OFFSTAT_WORKERS", "--workers", "64", false,
-         check_workers},
+         RANGE(1, 4096, "")},
         {"max_request", "OFFSTAT_MAX_REQUEST", "--max-request", "1048576",
-         false, check_max_request},
+         false, RANGE(1024, 256u << 20, " bytes")},
         {"read_auth", "OFFSTAT_READ_AUTH", "--read-auth", "auto", false,
-         check_read_auth},
+         CHECKED(check_read_auth)},
         {"ingest_expiry", "OFFSTAT_INGEST_EXPIRY", "--ingest-expiry", "1800",
-         false, check_expiry},
+         false, RANGE(1, 30u * 86400, " seconds")},
         {"tls_cert", "OFFSTAT_TLS_CERT", "--tls-cert", "(none)", false,
-         check_path},
+         CHECKED(check_path)},
         {"tls_key", "OFFSTAT_TLS_KEY", "--tls-key", "(none)", false,
-         check_path},
+         CHECKED(check_path)},
         {"tls_key_password", "OFFSTAT_TLS_KEY_PASSWORD", "--tls-key-password",
-         "(none)", true, check_text},
+         "(none)", true, ANYTHING},
         {"tls_client_ca", "OFFSTAT_TLS_CLIENT_CA", "--tls-client-ca",
-         "(none: no client certificates)", false, check_path},
+         "(none: no client certificates)", false, CHECKED(check_path)},
         {"reply_cache", "OFFSTAT_REPLY_CACHE", "--reply-cache", "33554432",
-         false, check_cache},
+         false, RANGE(0, 16ull << 30, " bytes")},
         {"listener_check", "OFFSTAT_LISTENER_CHECK", "--listener-check", "5",
-         false, check_seconds},
+         false, RANGE(0, 3600, " seconds")},
 };
 
 void
@@ -254,7 +224,7 @@ cfg_flag(cfg *c, cfg_key key, const char *flag, const char *value, char *err,
 {
 	char why[256];
 
-	if (keys[key].check(value, why, sizeof(why)) != 0) {
+	if (check_value(&keys[key], value, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "%s '%s': %s", flag, value, why);
 		return (-1);
 	}
@@ -268,7 +238,7 @@ cfg_flag(cfg *c, cfg_key key, const char *flag, const char *value, char *err,
 			return (-1);
 		}
 		snprintf(joined, n, "%s,%s", c->value[key], value);
-		if (keys[key].check(joined, why, sizeof(why)) != 0) {
+		if (check_value(&keys[key], joined, why, sizeof(why)) != 0) {
 			free(joined);
 			snprintf(err, errlen, "%s '%s': %s", flag, value, why);
 			return (-1);
@@ -294,7 +264,7 @@ cfg_env(cfg *c, char *err, size_t errlen)
 		if (v == NULL || v[0] == '\0') {
 			continue;
 		}
-		if (keys[i].check(v, why, sizeof(why)) != 0) {
+		if (check_value(&keys[i], v, why, sizeof(why)) != 0) {
 			/* A secret's value is not repeated in the message. */
 			snprintf(err, errlen, "%s='%s' (key %s): %s",
 			         keys[i].env, keys[i].secret ? "***" : v,
@@ -376,7 +346,7 @@ on_entry(void *user, const char *section, const char *name, const char *value)
 		f->failed = true;
 		return (0);
 	}
-	if (keys[i].check(value, why, sizeof(why)) != 0) {
+	if (check_value(&keys[i], value, why, sizeof(why)) != 0) {
 		snprintf(f->msg, sizeof(f->msg),
 		         "%.200s:%d: %s '%.100s': %.150s", f->path, f->line,
 		         keys[i].name, keys[i].secret ? "***" : value, why);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "config.h"
 #include "csv.h"
 #include "dataset.h"
 #include "dispatch.h"
@@ -641,6 +642,177 @@ fuzz_tokens_one(const uint8_t *data, size_t size)
 		return (fuzz_fail("'%.80s' was accepted", value));
 	}
 	return (NULL);
+}
+
+/* ------------------------------------------------------------------------
+ * offstatd's config file, and the same values given as flags. The input is
+ * the file; its first line (up to 300 bytes) is also given to every key as
+ * a flag. The file is accepted with every value checked as a flag's would
+ * be, or refused with a message that names the file; the password is never
+ * printed by --print-config.
+ */
+#define FUZZ_SECRET_LINE "tls_key_password = ********"
+
+/* The number of lines of data[0..size), as a line counter sees them. */
+FUZZ_STATIC unsigned
+fuzz_lines(const uint8_t *data, size_t size)
+{
+	unsigned n = 1;
+	for (size_t i = 0; i < size; i++) {
+		n += data[i] == '\n';
+	}
+	return (n);
+}
+
+/* Checks what --print-config writes for c. */
+FUZZ_STATIC const char *
+fuzz_config_print(const cfg *c)
+{
+	char       *text = NULL, *line;
+	size_t      len  = 0;
+	FILE       *out  = open_memstream(&text, &len);
+	const char *why  = NULL;
+	unsigned    n    = 0;
+
+	if (out == NULL) {
+		return (NULL);
+	}
+	cfg_print(c, out);
+	fclose(out);
+	for (line = text; line != NULL && *line != '\0' && why == NULL; n++) {
+		char *end = strchr(line, '\n');
+		if (strncmp(line, "tls_key_password ", 17) == 0 &&
+		    cfg_get(c, CFG_TLS_KEY_PASSWORD) != NULL &&
+		    strncmp(line, FUZZ_SECRET_LINE,
+		            strlen(FUZZ_SECRET_LINE)) != 0) {
+			why = fuzz_fail("--print-config shows the password: "
+			                "'%.80s'",
+			                line);
+		}
+		line = end != NULL ? end + 1 : NULL;
+	}
+	if (why == NULL && n != CFG_NKEYS) {
+		why = fuzz_fail("--print-config wrote %u lines for %d keys", n,
+		                (int)CFG_NKEYS);
+	}
+	free(text);
+	return (why);
+}
+
+FUZZ_STATIC const char *
+fuzz_config_one(const uint8_t *data, size_t size)
+{
+	static const char *const flags[CFG_NKEYS] = {
+	        "--listen",
+	        "--db",
+	        "--data-dir",
+	        "--tokens",
+	        "--http",
+	        "--log-level",
+	        "--workers",
+	        "--max-request",
+	        "--read-auth",
+	        "--ingest-expiry",
+	        "--tls-cert",
+	        "--tls-key",
+	        "--tls-key-password",
+	        "--tls-client-ca",
+	        "--reply-cache",
+	        "--listener-check",
+	};
+	char        path[160], err[1024], value[301];
+	const char *why = NULL;
+	cfg         c;
+	FILE       *f;
+	size_t      vlen;
+	int         rc;
+
+	if (fuzz_tmpdir() != 0) {
+		return (fuzz_fail("no temporary folder"));
+	}
+	snprintf(path, sizeof(path), "%s/offstatd.conf", fuzz_dir);
+	if ((f = fopen(path, "wb")) == NULL) {
+		return (fuzz_fail("cannot write %s", path));
+	}
+	fwrite(data, 1, size, f);
+	fclose(f);
+
+	memset(&c, 0, sizeof(c));
+	err[0] = '\0';
+	rc     = cfg_file(&c, path, err, sizeof(err));
+	if (rc != 0 && strncmp(err, path, strlen(path)) != 0 &&
+	    strcmp(err, "out of memory") != 0) {
+		why = fuzz_fail("a refused file, and the message does not "
+		                "name it: '%.200s'",
+		                err);
+	}
+	for (int k = 0; k < CFG_NKEYS && rc == 0 && why == NULL; k++) {
+		const char *v = cfg_get(&c, (cfg_key)k);
+		cfg         one;
+		unsigned    line;
+		char        rest;
+
+		if (v == NULL) {
+			continue;
+		}
+		if (c.source[k] != CFG_FROM_FILE ||
+		    strncmp(c.origin[k], path, strlen(path)) != 0 ||
+		    sscanf(c.origin[k] + strlen(path), ":%u%c", &line,
+		           &rest) != 1 ||
+		    line == 0 || line > fuzz_lines(data, size)) {
+			why = fuzz_fail("%s came from '%.200s'", flags[k],
+			                c.origin[k]);
+			break;
+		}
+		/* What the file accepts, the flag accepts. */
+		memset(&one, 0, sizeof(one));
+		if (cfg_flag(&one, (cfg_key)k, flags[k], v, err,
+		             sizeof(err)) != 0) {
+			why = fuzz_fail(
+			        "the file's %s '%.100s' is refused as a "
+			        "flag: %.200s",
+			        flags[k], v, err);
+		}
+		cfg_free(&one);
+	}
+	if (why == NULL) {
+		why = fuzz_config_print(&c);
+	}
+	cfg_free(&c);
+
+	/* The first line as every flag. */
+	vlen = memchr(data, '\n', size) != NULL
+	               ? (size_t)((const uint8_t *)memchr(data, '\n', size) -
+	                          data)
+	               : size;
+	vlen = vlen < sizeof(value) - 1 ? vlen : sizeof(value) - 1;
+	memcpy(value, data, vlen);
+	value[vlen] = '\0'; /* an earlier NUL ends it sooner */
+	for (int k = 0; k < CFG_NKEYS && why == NULL; k++) {
+		memset(&c, 0, sizeof(c));
+		err[0] = '\0';
+		if (cfg_flag(&c, (cfg_key)k, flags[k], value, err,
+		             sizeof(err)) != 0) {
+			if (strncmp(err, flags[k], strlen(flags[k])) != 0 &&
+			    strcmp(err, "out of memory") != 0) {
+				why = fuzz_fail("%s refused without naming "
+				                "it: '%.200s'",
+				                flags[k], err);
+			}
+		} else if (cfg_get(&c, (cfg_key)k) == NULL ||
+		           strcmp(cfg_get(&c, (cfg_key)k), value) != 0) {
+			why = fuzz_fail("%s '%.100s' was kept as '%.100s'",
+			                flags[k], value,
+			                cfg_get(&c, (cfg_key)k) != NULL
+			                        ? cfg_get(&c, (cfg_key)k)
+			                        : "(nothing)");
+		} else {
+			why = fuzz_config_print(&c);
+		}
+		cfg_free(&c);
+	}
+	unlink(path);
+	return (why);
 }
 
 #endif

@@ -208,6 +208,40 @@ TOKENS = {
     "empty": "\n",
 }
 
+# Config file seeds (fuzz_config): the first line is also tried as every
+# flag's value, so some begin with a bare value.
+CONFIG = {
+    "full": """# offstatd settings
+[offstatd]
+listen = tcp://0.0.0.0:7355, ipc:///run/offstat/offstat.ipc
+db = /var/lib/offstat/offstat.db
+data_dir = /var/lib/offstat
+tokens = /etc/offstat/tokens
+http = 127.0.0.1:9355
+log_level = info
+workers = 64
+max_request = 1048576
+read_auth = required
+ingest_expiry = 1800
+reply_cache = 33554432
+listener_check = 5
+""",
+    "tls": """listen = tls+tcp://0.0.0.0:7356
+tls_cert = /etc/offstat/server.crt
+tls-key = /etc/offstat/server.key
+tls_key_password = correct horse battery staple
+tls_client_ca = /etc/offstat/clients.pem
+""",
+    "first-line-value": "tcp://[::1]:7355\nhttp = [::1]:9355\n",
+    "number": "4096\nworkers = 4097\n",
+    "bad-section": "[other]\nlisten = tcp://127.0.0.1:1\n",
+    "bad-key": "; comment\nport = 7355\n",
+    "no-equals": "listen\n",
+    "off": "off\nhttp = off\nreply_cache = 0\nlistener_check = 0\n",
+    "continuation": "listen = tcp://127.0.0.1:1\n  tcp://127.0.0.1:2\n",
+    "long": "db = " + "x" * 300 + "\n",
+}
+
 PERIODS = ["2017/18", "2024/25 Q1", "2024-25", "2017/2018", "FY2017",
            "YE 2024/25 Q3", "year ending June 2024",
            "year ending March 2025", "2024/25Q4", "2017/19", "9999/00",
@@ -235,7 +269,7 @@ def write(path, data):
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "corpus")
     for sub in ("dispatch", "methods", "csv", "opendata", "period",
-                "tokens"):
+                "tokens", "config"):
         shutil.rmtree(os.path.join(out, sub), ignore_errors=True)
     for name, method, text in REQUESTS:
         payload = protoc_encode(method + "Request", text)
@@ -266,6 +300,8 @@ def main():
         write(os.path.join(out, "csv", name), text.encode())
     for name, text in TOKENS.items():
         write(os.path.join(out, "tokens", name), text.encode())
+    for name, text in CONFIG.items():
+        write(os.path.join(out, "config", name), text.encode())
     for i, text in enumerate(PERIODS):
         write(os.path.join(out, "period", "p%02d" % i), text.encode())
     # Parts as the wire carries them: year, quarter, kind (16 bits each).

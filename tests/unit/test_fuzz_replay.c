@@ -157,6 +157,13 @@ test_period(void **state)
 	replay("period", fuzz_period_one);
 }
 
+static void
+test_config(void **state)
+{
+	(void)state;
+	replay("config", fuzz_config_one);
+}
+
 /* The checks themselves: a reply that breaks a rule is caught. */
 static void
 test_checks_fail(void **state)
@@ -194,6 +201,7 @@ main(void)
 	        cmocka_unit_test(test_checks_fail),
 	        cmocka_unit_test(test_period),
 	        cmocka_unit_test(test_tokens),
+	        cmocka_unit_test(test_config),
 	        cmocka_unit_test(test_csv),
 	        cmocka_unit_test(test_opendata),
 	        cmocka_unit_test(test_methods),
