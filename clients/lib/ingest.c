@@ -406,8 +406,8 @@ finish_call(offstat_client *c, uint64_t release, bool commit,
             unsigned attempts, offstat_ingest_reply **out, unsigned *tries,
             offstat_status *st)
 {
-	Offstat__V1__IngestRequest req = OFFSTAT__V1__INGEST_REQUEST__INIT;
-	offstat_ingest_reply      *reply;
+	Offstat__V1__IngestRequest req   = OFFSTAT__V1__INGEST_REQUEST__INIT;
+	offstat_ingest_reply      *reply = NULL;
 	char                       key[KEY_SIZE];
 	int                        rv;
 
@@ -879,7 +879,7 @@ refused(struct load *ld, size_t lo, size_t hi)
 static int
 send_rows(struct load *ld, size_t lo, size_t hi)
 {
-	offstat_ingest_reply *reply;
+	offstat_ingest_reply *reply = NULL;
 	char                  key[KEY_SIZE];
 	unsigned              tries = 1;
 	int                   rv;
@@ -1081,9 +1081,9 @@ send_file(struct load *ld, const char *path, uint64_t expected)
 static void
 abandon(struct load *ld, int why)
 {
-	offstat_status        ast = OFFSTAT_STATUS_INIT;
-	offstat_ingest_reply *reply;
-	uint64_t              id = ld->res->release;
+	offstat_status        ast   = OFFSTAT_STATUS_INIT;
+	offstat_ingest_reply *reply = NULL;
+	uint64_t              id    = ld->res->release;
 	/* When the service could not be reached, one try is enough. */
 	unsigned attempts = retryable(why) ? 1 : OFFSTAT_INGEST_ATTEMPTS;
 	int      rv;
