@@ -1,3 +1,5 @@
+/* timegm() is a BSD and glibc extension. */
+#define _DEFAULT_SOURCE
 #include "auth.h"
 
 #include <errno.h>
@@ -29,6 +31,7 @@ typedef struct {
 	auth_role     role;
 	unsigned char hash[32];
 	char          created[32];
+	time_t        expires; /* 0: never */
 	char          label[128];
 } entry;
 
@@ -117,6 +120,71 @@ is_hex(const char *s, size_t n)
 }
 
 /* Reads the whole file; a missing file is an empty list. */
+/* Parses "YYYY-MM-DDTHH:MM:SSZ" (UTC) exactly; 0, or -1. */
+int
+auth_time_parse(const char *s, time_t *out)
+{
+	struct tm tm = {0};
+	char      back[32];
+	int       used = -1;
+
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon,
+	           &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
+	           &used) != 6 ||
+	    used != 20 || s[used] != '\0' || tm.tm_year < 1970) {
+		return (-1);
+	}
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	*out = timegm(&tm);
+	/* timegm() carries 31 February into March: refuse what does not
+	 * come back the same. */
+	auth_time_format(*out, back, sizeof(back));
+	return (strcmp(back, s) == 0 ? 0 : -1);
+}
+
+void
+auth_time_format(time_t t, char *out, size_t len)
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/*
+ * The fields after "created": "expires label", where expires is "never"
+ * or a time; files written before tokens could expire have only a label,
+ * so a first word that is neither starts the label.
+ */
+static void
+split_expiry(char *rest, entry *e)
+{
+	char  *label = rest;
+	size_t w;
+
+	e->expires = 0;
+	if (rest == NULL) {
+		e->label[0] = '\0';
+		return;
+	}
+	rest += strspn(rest, " \t");
+	w = strcspn(rest, " \t");
+	if (w == 5 && strncmp(rest, "never", 5) == 0) {
+		label = rest + w;
+	} else if (w == 20) {
+		char   word[21];
+		time_t t;
+		memcpy(word, rest, w);
+		word[w] = '\0';
+		if (auth_time_parse(word, &t) == 0) {
+			e->expires = t;
+			label      = rest + w;
+		}
+	}
+	label += strspn(label, " \t");
+	snprintf(e->label, sizeof(e->label), "%s", label);
+}
+
 static int
 load(const char *path, entry **out, size_t *n, char *err, size_t errlen)
 {
@@ -153,7 +221,7 @@ load(const char *path, entry **out, size_t *n, char *err, size_t errlen)
 		    created == NULL || *n >= MAX_TOKENS) {
 			snprintf(err, errlen,
 			         "%s line %u: not 'id role hash "
-			         "created [label]'",
+			         "created [expires] [label]'",
 			         path, lineno);
 			goto fail;
 		}
@@ -176,8 +244,7 @@ load(const char *path, entry **out, size_t *n, char *err, size_t errlen)
 		snprintf(e->id, sizeof(e->id), "%s", id);
 		e->role = auth_role_parse(role);
 		snprintf(e->created, sizeof(e->created), "%s", created);
-		snprintf(e->label, sizeof(e->label), "%s",
-		         label != NULL ? label : "");
+		split_expiry(label, e);
 		(*n)++;
 	}
 	fclose(f);
@@ -345,7 +412,8 @@ auth_check(auth *a, const char *authorization)
 	const char   *tok;
 	unsigned char h[32];
 	char          id[ID_LEN + 1];
-	int           role = AUTH_INVALID;
+	int           role    = AUTH_INVALID;
+	time_t        expires = 0;
 
 	if (authorization == NULL || authorization[0] == '\0') {
 		return (AUTH_MISSING);
@@ -369,11 +437,15 @@ auth_check(auth *a, const char *authorization)
 	for (size_t i = 0; i < a->ntokens; i++) {
 		if (strcmp(a->tokens[i].id, id) == 0 &&
 		    same_hash(a->tokens[i].hash, h)) {
-			role = (int)a->tokens[i].role;
+			role    = (int)a->tokens[i].role;
+			expires = a->tokens[i].expires;
 		}
 	}
 	pthread_mutex_unlock(&a->lock);
-	if (role == AUTH_INVALID) {
+	if (role >= 0 && expires != 0 && time(NULL) >= expires) {
+		role = AUTH_EXPIRED;
+	}
+	if (role == AUTH_INVALID || role == AUTH_EXPIRED) {
 		atomic_fetch_add(&a->failures, 1);
 	}
 	return (role);
@@ -390,7 +462,7 @@ static int
 save(const char *path, const entry *v, size_t n, char *err, size_t errlen)
 {
 	char  tmp[4096];
-	char  hex[65];
+	char  hex[65], expires[32];
 	FILE *f;
 	int   fd;
 
@@ -407,11 +479,17 @@ save(const char *path, const entry *v, size_t n, char *err, size_t errlen)
 		}
 		return (-1);
 	}
-	fprintf(f, "# offstat tokens: id role sha256 created label\n");
+	fprintf(f, "# offstat tokens: id role sha256 created expires label\n");
 	for (size_t i = 0; i < n; i++) {
 		tohex(v[i].hash, 32, hex);
-		fprintf(f, "%s %s %s %s %s\n", v[i].id,
-		        auth_role_name(v[i].role), hex, v[i].created,
+		if (v[i].expires != 0) {
+			auth_time_format(v[i].expires, expires,
+			                 sizeof(expires));
+		} else {
+			snprintf(expires, sizeof(expires), "never");
+		}
+		fprintf(f, "%s %s %s %s %s %s\n", v[i].id,
+		        auth_role_name(v[i].role), hex, v[i].created, expires,
 		        v[i].label);
 	}
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0) {
@@ -428,20 +506,23 @@ save(const char *path, const entry *v, size_t n, char *err, size_t errlen)
 }
 
 int
-auth_add(const char *path, auth_role role, const char *label, char *token,
-         char *err, size_t errlen)
+auth_add(const char *path, auth_role role, const char *label, time_t expires,
+         char *token, char *err, size_t errlen)
 {
 	unsigned char rnd[4 + SECRET_LEN / 2];
 	char          idhex[ID_LEN + 1], secret[SECRET_LEN + 1];
 	entry        *v;
 	size_t        n;
-	struct tm     tm;
 	time_t        now = time(NULL);
 
 	if (role == AUTH_NONE) {
 		snprintf(err, errlen,
 		         "a token needs a role: reader, writer "
 		         "or admin");
+		return (-1);
+	}
+	if (expires != 0 && expires <= now) {
+		snprintf(err, errlen, "the expiry time has passed already");
 		return (-1);
 	}
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
@@ -467,8 +548,8 @@ auth_add(const char *path, auth_role role, const char *label, char *token,
 	snprintf(e->id, sizeof(e->id), "%s", idhex);
 	e->role = role;
 	sha256(token, e->hash);
-	gmtime_r(&now, &tm);
-	strftime(e->created, sizeof(e->created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	auth_time_format(now, e->created, sizeof(e->created));
+	e->expires = expires;
 	/* Labels are one line of printable text. */
 	size_t k = 0;
 	for (const char *p = label ? label : "";
@@ -491,11 +572,21 @@ auth_list(const char *path, FILE *out, char *err, size_t errlen)
 	if (load(path, &v, &n, err, errlen) != 0) {
 		return (-1);
 	}
-	fprintf(out, "%-8s  %-6s  %-20s  %s\n", "ID", "ROLE", "CREATED",
-	        "LABEL");
+	time_t now = time(NULL);
+	fprintf(out, "%-8s  %-6s  %-20s  %-29s  %s\n", "ID", "ROLE", "CREATED",
+	        "EXPIRES", "LABEL");
 	for (size_t i = 0; i < n; i++) {
-		fprintf(out, "%-8s  %-6s  %-20s  %s\n", v[i].id,
-		        auth_role_name(v[i].role), v[i].created, v[i].label);
+		char when[32], expires[48];
+		if (v[i].expires == 0) {
+			snprintf(expires, sizeof(expires), "never");
+		} else {
+			auth_time_format(v[i].expires, when, sizeof(when));
+			snprintf(expires, sizeof(expires), "%s%s", when,
+			         v[i].expires <= now ? " (expired)" : "");
+		}
+		fprintf(out, "%-8s  %-6s  %-20s  %-29s  %s\n", v[i].id,
+		        auth_role_name(v[i].role), v[i].created, expires,
+		        v[i].label);
 	}
 	free(v);
 	return (0);

@@ -899,6 +899,12 @@ authorize(rpc_ctx *ctx, const dispatch_opts *opts,
 		          "malformed)");
 		return (-1);
 	}
+	if (role == AUTH_EXPIRED) {
+		info->auth_failed = true;
+		rpc_error(ctx, OFFSTAT__V1__CODE__UNAUTHENTICATED,
+		          "the token has expired: ask for a new one");
+		return (-1);
+	}
 	if (need == AUTH_NONE) {
 		return (0);
 	}

@@ -33,7 +33,8 @@
 static const char usage_text[] =
         "usage: offstatd [options]                  serve the API\n"
         "       offstatd import [options] FILE…     load open data files\n"
-        "       offstatd token add --role ROLE [--label TEXT]\n"
+        "       offstatd token add --role ROLE [--label TEXT] [--expires "
+        "WHEN]\n"
         "       offstatd token list\n"
         "       offstatd token revoke ID            manage access tokens\n"
         "\n"
@@ -89,6 +90,10 @@ static const char usage_text[] =
         "  --label TEXT           release label (default 'import FILE');\n"
         "                         with token add, the token's label\n"
         "  --role ROLE            token add: reader, writer or admin\n"
+        "  --expires WHEN         token add: when the token stops working:\n"
+        "                         a UTC date or time (2027-03-31,\n"
+        "                         2027-03-31T18:00:00Z), a span from now\n"
+        "                         (90d, 12h, 30m, 45s) or never (default)\n"
         "\n"
         "On first start with an empty database the bundled dataset is "
         "loaded.\n"
@@ -112,6 +117,7 @@ typedef struct {
 	const char *label;
 	const char *tokens;
 	const char *role;
+	const char *expires;
 	const char *read_auth;
 	size_t      ingest_expiry;
 	size_t      reply_cache;
@@ -122,6 +128,7 @@ enum {
 	OPT_SOURCE,
 	OPT_LABEL,
 	OPT_ROLE,
+	OPT_EXPIRES,
 	OPT_READ_AUTH,
 	OPT_INGEST_EXPIRY,
 	OPT_HTTP,
@@ -148,6 +155,7 @@ static const struct option long_opts[] = {
         {"label", required_argument, NULL, OPT_LABEL},
         {"tokens", required_argument, NULL, 'T'},
         {"role", required_argument, NULL, OPT_ROLE},
+        {"expires", required_argument, NULL, OPT_EXPIRES},
         {"read-auth", required_argument, NULL, OPT_READ_AUTH},
         {"ingest-expiry", required_argument, NULL, OPT_INGEST_EXPIRY},
         {"http", required_argument, NULL, OPT_HTTP},
@@ -234,6 +242,9 @@ parse_args(int argc, char **argv, bool importing, config *c)
 		case OPT_ROLE:
 			c->role = optarg;
 			break;
+		case OPT_EXPIRES:
+			c->expires = optarg;
+			break;
 		case OPT_SKIP_BAD:
 		case OPT_SOURCE:
 		case OPT_LABEL:
@@ -313,8 +324,9 @@ resolve_config(config *c)
 				return (2);
 			}
 		}
-		if (!tls && (cfg_get(&c->settings, CFG_TLS_CERT) != NULL ||
-		             cfg_get(&c->settings, CFG_TLS_CLIENT_CA) != NULL)) {
+		if (!tls &&
+		    (cfg_get(&c->settings, CFG_TLS_CERT) != NULL ||
+		     cfg_get(&c->settings, CFG_TLS_CLIENT_CA) != NULL)) {
 			fprintf(stderr,
 			        "offstatd: bad configuration: tls_cert: "
 			        "TLS is set up but no listener is "
@@ -332,9 +344,9 @@ resolve_config(config *c)
 	c->workers       = cfg_size(&c->settings, CFG_WORKERS, 0);
 	c->max_request   = cfg_size(&c->settings, CFG_MAX_REQUEST, 0);
 	c->ingest_expiry = cfg_size(&c->settings, CFG_INGEST_EXPIRY, 0);
-	c->reply_cache   = cfg_size(&c->settings, CFG_REPLY_CACHE,
-	                            (size_t)32 << 20);
-	c->http          = cfg_get(&c->settings, CFG_HTTP);
+	c->reply_cache =
+	        cfg_size(&c->settings, CFG_REPLY_CACHE, (size_t)32 << 20);
+	c->http = cfg_get(&c->settings, CFG_HTTP);
 	if (c->http == NULL) {
 		c->http = CFG_DEFAULT_HTTP;
 	}
@@ -565,6 +577,50 @@ reads_need_token(const config *c)
 	return (false);
 }
 
+/*
+ * Parses --expires: "never" (0), a UTC date (its first second) or time as
+ * the tokens file writes it, or a span from now in s, m, h or d. Returns
+ * 0, or -1 when it is none of these.
+ */
+static int
+parse_expires(const char *s, time_t now, time_t *out)
+{
+	char              *end;
+	unsigned long long n;
+	char               full[32];
+
+	if (strcmp(s, "never") == 0) {
+		*out = 0;
+		return (0);
+	}
+	if (s[0] >= '0' && s[0] <= '9' && strlen(s) <= 12 &&
+	    strchr(s, '-') == NULL) {
+		static const struct {
+			char     unit;
+			unsigned secs;
+		} units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+		errno     = 0;
+		n         = strtoull(s, &end, 10);
+		if (errno != 0 || end == s || end[0] == '\0' ||
+		    end[1] != '\0' || n == 0 || n > 100ull * 366 * 86400) {
+			return (-1);
+		}
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			if (end[0] == units[i].unit &&
+			    n <= 100ull * 366 * 86400 / units[i].secs) {
+				*out = now + (time_t)(n * units[i].secs);
+				return (0);
+			}
+		}
+		return (-1);
+	}
+	if (strlen(s) == 10) {
+		snprintf(full, sizeof(full), "%sT00:00:00Z", s);
+		s = full;
+	}
+	return (auth_time_parse(s, out));
+}
+
 static int
 run_token(config *c, int argc, char **argv)
 {
@@ -576,8 +632,14 @@ run_token(config *c, int argc, char **argv)
 		fprintf(stderr, "offstatd: out of memory\n");
 		return (1);
 	}
+	if (c->expires != NULL &&
+	    !(argc == 1 && strcmp(argv[0], "add") == 0)) {
+		free(path);
+		return (usage_error("%s", "--expires is a token add option"));
+	}
 	if (argc == 1 && strcmp(argv[0], "add") == 0) {
 		char      token[AUTH_TOKEN_LEN + 1];
+		time_t    expires = 0;
 		auth_role role =
 		        c->role ? auth_role_parse(c->role) : AUTH_NONE;
 		if (role == AUTH_NONE) {
@@ -585,8 +647,18 @@ run_token(config *c, int argc, char **argv)
 			return (usage_error("token add: give --role %s",
 			                    "reader, writer or admin"));
 		}
-		if (auth_add(path, role, c->label, token, err, sizeof(err)) ==
-		    0) {
+		if (c->expires != NULL &&
+		    parse_expires(c->expires, time(NULL), &expires) != 0) {
+			free(path);
+			return (usage_error(
+			        "token add --expires '%s': give a UTC date "
+			        "(2027-03-31) or time (2027-03-31T18:00:00Z), "
+			        "a span such as 90d, 12h, 30m or 45s, or "
+			        "never",
+			        c->expires));
+		}
+		if (auth_add(path, role, c->label, expires, token, err,
+		             sizeof(err)) == 0) {
 			/* Shown once; the file keeps only its hash. */
 			printf("%s\n", token);
 			memset(token, 0, sizeof(token));
@@ -757,6 +829,10 @@ run(int argc, char **argv, config *c)
 	}
 	if (!token && !import && optind < argc) {
 		return (usage_error("unexpected argument '%s'", argv[optind]));
+	}
+	if (!token && (c->expires != NULL || c->role != NULL)) {
+		return (usage_error("%s", "--role and --expires are token add "
+		                          "options"));
 	}
 	if ((rv = resolve_config(c)) != 0) {
 		return (rv < 0 ? 0 : rv);

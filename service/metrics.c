@@ -43,7 +43,7 @@ static pthread_mutex_t hooks_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long long (*in_flight_fn)(void *);
 static void *in_flight_arg;
 static unsigned long long (*restarts_fn)(void *);
-static void *restarts_arg;
+static void       *restarts_arg;
 static atomic_bool listening;
 
 void
@@ -323,7 +323,8 @@ render_state(buf *b)
 		put(b, "%s %llu\n", name, (unsigned long long)v);
 	}
 	head(b, "offstat_auth_failures_total", "counter",
-	     "Calls refused for a malformed, unknown or revoked token.");
+	     "Calls refused for a malformed, unknown, revoked or expired "
+	     "token.");
 	put(b, "offstat_auth_failures_total %llu\n",
 	    auth_db != NULL ? auth_failures(auth_db) : 0ULL);
 }

@@ -635,10 +635,12 @@ fuzz_tokens_one(const uint8_t *data, size_t size)
 	role = auth_check(a, value);
 	auth_close(a);
 	if (role != AUTH_MISSING && role != AUTH_INVALID &&
+	    role != AUTH_EXPIRED &&
 	    (role < AUTH_READER || role > AUTH_ADMIN)) {
 		return (fuzz_fail("auth_check gave %d", role));
 	}
-	if (role >= AUTH_READER && strlen(value) != 7 + AUTH_TOKEN_LEN) {
+	if ((role >= AUTH_READER || role == AUTH_EXPIRED) &&
+	    strlen(value) != 7 + AUTH_TOKEN_LEN) {
 		return (fuzz_fail("'%.80s' was accepted", value));
 	}
 	return (NULL);

@@ -204,6 +204,12 @@ TOKENS = {
     "two-roles": "bearer %s\n%s\n%s\n" % (
         TOKEN, TOKEN_LINE.replace("writer", "reader"),
         TOKEN_LINE.replace("0000002a", "0000002b")),
+    "expired": "Bearer %s\n%s\n" % (
+        TOKEN, TOKEN_LINE.replace(" fuzz", " 2020-01-01T00:00:00Z fuzz")),
+    "expires-later": "Bearer %s\n%s\n" % (
+        TOKEN, TOKEN_LINE.replace(" fuzz", " 2999-12-31T23:59:59Z fuzz")),
+    "never": "Bearer %s\n%s\n" % (
+        TOKEN, TOKEN_LINE.replace(" fuzz", " never fuzz")),
     "bad-file": "Bearer x\nnot a token line\n",
     "empty": "\n",
 }

@@ -19,6 +19,19 @@ grep -q "${writer#ost_????????_}" "$dir/tokens" && fail "the tokens file holds a
 grep -q "$writer" "$dir/tokens" && fail "the tokens file holds a token"
 [ "$(stat -c %a "$dir/tokens")" = 600 ] || fail "tokens file mode"
 "$OFFSTATD" token list -D "$dir" | grep -q "writer .*loader" || fail "token list"
+# Expiry: a span or a UTC time; the past and nonsense are refused.
+"$OFFSTATD" token add --role reader --label soon --expires 90d -D "$dir" >/dev/null ||
+	fail "token add --expires 90d"
+"$OFFSTATD" token list -D "$dir" | grep -Eq "reader .* [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z +soon" ||
+	fail "token list shows the expiry"
+"$OFFSTATD" token list -D "$dir" | grep -Eq "writer .* never +loader" ||
+	fail "token list shows never"
+"$OFFSTATD" token add --role reader --expires 2020-01-01 -D "$dir" 2>/dev/null
+[ $? = 1 ] || fail "an expiry in the past is refused"
+"$OFFSTATD" token add --role reader --expires soon -D "$dir" 2>/dev/null
+[ $? = 2 ] || fail "a bad --expires is a usage error"
+"$OFFSTATD" token list --expires 1d -D "$dir" >/dev/null 2>&1
+[ $? = 2 ] || fail "--expires outside token add"
 
 start() {
 	"$OFFSTATD" -D "$dir" --db :memory: --listen "ipc://$dir/s.ipc" \
