@@ -573,7 +573,7 @@ auth_list(const char *path, FILE *out, char *err, size_t errlen)
 		return (-1);
 	}
 	time_t now = time(NULL);
-	fprintf(out, "%-8s  %-6s  %-20s  %-29s  %s\n", "ID", "ROLE", "CREATED",
+	fprintf(out, "%-8s  %-6s  %-20s  %-30s  %s\n", "ID", "ROLE", "CREATED",
 	        "EXPIRES", "LABEL");
 	for (size_t i = 0; i < n; i++) {
 		char when[32], expires[48];
@@ -584,7 +584,7 @@ auth_list(const char *path, FILE *out, char *err, size_t errlen)
 			snprintf(expires, sizeof(expires), "%s%s", when,
 			         v[i].expires <= now ? " (expired)" : "");
 		}
-		fprintf(out, "%-8s  %-6s  %-20s  %-29s  %s\n", v[i].id,
+		fprintf(out, "%-8s  %-6s  %-20s  %-30s  %s\n", v[i].id,
 		        auth_role_name(v[i].role), v[i].created, expires,
 		        v[i].label);
 	}
