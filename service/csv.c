@@ -74,14 +74,16 @@ csv_lengths(const csv_reader *r)
 }
 
 /*
- * Room for one more field of the largest size, so the copying loops need
- * no checks of their own. The store therefore stays near 64 KiB for
- * ordinary records and under CSV_MAX_FIELDS times that for any record.
+ * Room for one more field of the largest size it can have (CSV_MAX_FIELD,
+ * or the rest bytes left of the input when fewer), so the copying loops
+ * need no checks of their own. The store therefore stays near 64 KiB for
+ * ordinary records of a large file, near the input's size for a small one,
+ * and under CSV_MAX_FIELDS times 64 KiB for any record.
  */
 static int
-reserve(csv_reader *r, size_t used)
+reserve(csv_reader *r, size_t used, size_t rest)
 {
-	size_t need = used + CSV_MAX_FIELD + 1;
+	size_t need = used + (rest < CSV_MAX_FIELD ? rest : CSV_MAX_FIELD) + 1;
 	if (need <= r->cap) {
 		return (0);
 	}
@@ -227,7 +229,7 @@ csv_next(csv_reader *r, size_t *nfields, const char *const **fields,
 			     CSV_MAX_FIELDS);
 			goto malformed;
 		}
-		if (reserve(r, used) != 0) {
+		if (reserve(r, used, len - pos) != 0) {
 			snprintf(r->err, sizeof(r->err), "out of memory");
 			r->pos = len;
 			return (-2);
