@@ -5,7 +5,8 @@
 # usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #   SECONDS_PER_TARGET  default 60
 #   TARGET              fuzz_dispatch fuzz_methods fuzz_csv fuzz_opendata
-#                       fuzz_period fuzz_tokens fuzz_config (default: all)
+#                       fuzz_import fuzz_period fuzz_tokens fuzz_config
+#                       (default: all of them)
 # environment:
 #   BUILD_FUZZ  build folder (default: build-fuzz in the source tree)
 #   FUZZ_JOBS   targets run side by side (default 1)
@@ -33,8 +34,8 @@ case $SECS in
 	;;
 esac
 [ $# -gt 0 ] && shift
-TARGETS=${*:-fuzz_dispatch fuzz_methods fuzz_csv fuzz_opendata fuzz_period \
-	fuzz_tokens fuzz_config}
+TARGETS=${*:-fuzz_dispatch fuzz_methods fuzz_csv fuzz_opendata fuzz_import \
+	fuzz_period fuzz_tokens fuzz_config}
 BUILD=${BUILD_FUZZ:-$SRC/build-fuzz}
 JOBS=${FUZZ_JOBS:-1}
 # A CC meant for the other builds (gcc) must not stop the fuzz build.
@@ -67,7 +68,7 @@ corpus_of() { echo "${1#fuzz_}"; }
 dict_of() {
 	case $1 in
 	fuzz_dispatch | fuzz_methods) echo requests.dict ;;
-	fuzz_csv | fuzz_opendata) echo opendata.dict ;;
+	fuzz_csv | fuzz_opendata | fuzz_import) echo opendata.dict ;;
 	fuzz_period) echo period.dict ;;
 	fuzz_tokens) echo tokens.dict ;;
 	fuzz_config) echo config.dict ;;

@@ -26,6 +26,7 @@
 #include "csv.h"
 #include "dataset.h"
 #include "dispatch.h"
+#include "import.h"
 #include "opendata.h"
 #include "period.h"
 #include "store.h"
@@ -814,6 +815,163 @@ fuzz_config_one(const uint8_t *data, size_t size)
 		cfg_free(&c);
 	}
 	unlink(path);
+	return (why);
+}
+
+/* ------------------------------------------------------------------------
+ * The importer, whole: an open data file parsed, checked and written to a
+ * database seeded with the bundled dataset. A file refused records
+ * nothing; a file accepted records one release when it changed a figure
+ * and none when it did not; the same file again changes nothing; and
+ * SQLite's integrity check passes whenever the database is started again
+ * (every FUZZ_IMPORT_LOADS files, so it does not grow without end).
+ */
+#define FUZZ_IMPORT_LOADS 256
+
+FUZZ_STATIC store    *fuzz_import_store;
+FUZZ_STATIC snapshot *fuzz_import_snap;
+FUZZ_STATIC unsigned  fuzz_import_loads;
+
+FUZZ_STATIC void
+fuzz_import_fini(void)
+{
+	snapshot_unref(fuzz_import_snap);
+	fuzz_import_snap = NULL;
+	store_close(fuzz_import_store);
+	fuzz_import_store = NULL;
+}
+
+/* 0, or -1 with a message on stderr. */
+FUZZ_STATIC int
+fuzz_import_init(void)
+{
+	char err[512];
+
+	if (fuzz_import_store != NULL) {
+		return (0);
+	}
+	fuzz_import_loads = 0;
+	if (store_open(&fuzz_import_store, ":memory:", err, sizeof(err)) !=
+	            0 ||
+	    dataset_seed(fuzz_import_store, err, sizeof(err)) != 0 ||
+	    store_load_snapshot(fuzz_import_store, &fuzz_import_snap, err,
+	                        sizeof(err)) != 0) {
+		fprintf(stderr, "fuzz: seeding the store: %s\n", err);
+		fuzz_import_fini();
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+fuzz_count_release(void *arg, const store_release_row *r)
+{
+	(void)r;
+	(*(size_t *)arg)++;
+	return (0);
+}
+
+FUZZ_STATIC size_t
+fuzz_releases(void)
+{
+	char   err[256];
+	size_t n = 0;
+	if (store_releases(fuzz_import_store, fuzz_count_release, &n, err,
+	                   sizeof(err)) != 0) {
+		return ((size_t)-1);
+	}
+	return (n);
+}
+
+/* Imports the file once and checks what was recorded; *again says
+ * whether to try the same file a second time. */
+FUZZ_STATIC const char *
+fuzz_import_once(const uint8_t *data, size_t size, bool skip_bad,
+                 const char *label, bool *accepted, import_result *res)
+{
+	import_opts opts = {.skip_bad = skip_bad, .label = label};
+	char        err[512];
+	size_t      before = fuzz_releases(), after;
+	int         rc;
+
+	err[0] = '\0';
+	rc     = import_buffer(fuzz_import_store, fuzz_import_snap, "fuzz.csv",
+	                       (const char *)data, size, &opts, NULL, NULL, res,
+	                       err, sizeof(err));
+	after  = fuzz_releases();
+	*accepted = rc == 0;
+	if (before == (size_t)-1 || after == (size_t)-1) {
+		return (fuzz_fail("the releases could not be listed"));
+	}
+	if (rc != 0) {
+		if (err[0] == '\0') {
+			return (fuzz_fail("a refused file without a reason"));
+		}
+		if (after != before) {
+			return (fuzz_fail("a refused file recorded %zu "
+			                  "releases: %s",
+			                  after - before, err));
+		}
+		return (NULL);
+	}
+	if (res->changed > 0 && (after != before + 1 || res->release == 0 ||
+	                         res->changed > res->rows)) {
+		return (fuzz_fail("%llu figures changed: %zu releases "
+		                  "recorded, release %llu, %llu rows",
+		                  (unsigned long long)res->changed,
+		                  after - before,
+		                  (unsigned long long)res->release,
+		                  (unsigned long long)res->rows));
+	}
+	if (res->changed == 0 && (after != before || res->release != 0)) {
+		return (fuzz_fail("nothing changed, yet %zu releases were "
+		                  "recorded",
+		                  after - before));
+	}
+	if (!skip_bad && res->bad != 0) {
+		return (fuzz_fail("%llu bad rows accepted",
+		                  (unsigned long long)res->bad));
+	}
+	return (NULL);
+}
+
+FUZZ_STATIC const char *
+fuzz_import_one(const uint8_t *data, size_t size)
+{
+	import_result res, again;
+	const char   *why;
+	bool          ok = false, ok2 = false;
+	char          err[256];
+
+	if (fuzz_import_store != NULL &&
+	    fuzz_import_loads >= FUZZ_IMPORT_LOADS) {
+		if (store_check(fuzz_import_store, err, sizeof(err)) != 0) {
+			return (fuzz_fail("integrity check: %s", err));
+		}
+		fuzz_import_fini();
+	}
+	if (fuzz_import_init() != 0) {
+		return (fuzz_fail("no database"));
+	}
+	why = fuzz_import_once(data, size, false, NULL, &ok, &res);
+	if (why == NULL && !ok && res.bad > 0) {
+		/* Refused for bad rows: the good ones, with --skip-bad. */
+		why = fuzz_import_once(data, size, true, NULL, &ok, &res);
+	}
+	if (why == NULL && ok) {
+		fuzz_import_loads += res.changed > 0;
+		why = fuzz_import_once(data, size, true, "again", &ok2,
+		                       &again);
+		if (why == NULL &&
+		    (!ok2 || again.changed != 0 || again.rows != res.rows)) {
+			why = fuzz_fail("the same file again: %s, %llu of "
+			                "%llu rows changed (first %llu rows)",
+			                ok2 ? "accepted" : "refused",
+			                (unsigned long long)again.changed,
+			                (unsigned long long)again.rows,
+			                (unsigned long long)res.rows);
+		}
+	}
 	return (why);
 }
 

@@ -274,7 +274,7 @@ def write(path, data):
 
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "corpus")
-    for sub in ("dispatch", "methods", "csv", "opendata", "period",
+    for sub in ("dispatch", "methods", "csv", "opendata", "import", "period",
                 "tokens", "config"):
         shutil.rmtree(os.path.join(out, sub), ignore_errors=True)
     for name, method, text in REQUESTS:
@@ -301,6 +301,7 @@ def main():
         write(os.path.join(out, "methods", name), data)
     for name, text in OPENDATA.items():
         write(os.path.join(out, "opendata", name), text.encode())
+        write(os.path.join(out, "import", name), text.encode())
         write(os.path.join(out, "csv", "od-" + name), text.encode())
     for name, text in CSV.items():
         write(os.path.join(out, "csv", name), text.encode())

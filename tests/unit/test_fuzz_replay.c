@@ -158,6 +158,14 @@ test_period(void **state)
 }
 
 static void
+test_import(void **state)
+{
+	(void)state;
+	replay("import", fuzz_import_one);
+	fuzz_import_fini();
+}
+
+static void
 test_config(void **state)
 {
 	(void)state;
@@ -202,6 +210,7 @@ main(void)
 	        cmocka_unit_test(test_period),
 	        cmocka_unit_test(test_tokens),
 	        cmocka_unit_test(test_config),
+	        cmocka_unit_test(test_import),
 	        cmocka_unit_test(test_csv),
 	        cmocka_unit_test(test_opendata),
 	        cmocka_unit_test(test_methods),
