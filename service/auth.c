@@ -119,8 +119,8 @@ is_hex(const char *s, size_t n)
 	return (true);
 }
 
-/* Reads the whole file; a missing file is an empty list. */
-/* Parses "YYYY-MM-DDTHH:MM:SSZ" (UTC) exactly; 0, or -1. */
+/* Parses "YYYY-MM-DDTHH:MM:SSZ" (UTC) exactly, after 1970-01-01T00:00:00Z
+ * (0 means "never" to the rest of this file); 0, or -1. */
 int
 auth_time_parse(const char *s, time_t *out)
 {
@@ -140,7 +140,7 @@ auth_time_parse(const char *s, time_t *out)
 	/* timegm() carries 31 February into March: refuse what does not
 	 * come back the same. */
 	auth_time_format(*out, back, sizeof(back));
-	return (strcmp(back, s) == 0 ? 0 : -1);
+	return (*out > 0 && strcmp(back, s) == 0 ? 0 : -1);
 }
 
 void
@@ -151,38 +151,52 @@ auth_time_format(time_t t, char *out, size_t len)
 	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* How a file's lines end: with "expires label", or (files written before
+ * tokens could expire) with just a label; told by the header save() writes,
+ * or by the lines themselves when there is none. */
+enum { LINES_UNKNOWN, LINES_LABEL, LINES_EXPIRES };
+
+#define HEADER_EXPIRES "# offstat tokens: id role sha256 created expires label"
+#define HEADER_LABEL   "# offstat tokens: id role sha256 created label"
+
 /*
- * The fields after "created": "expires label", where expires is "never"
- * or a time; files written before tokens could expire have only a label,
- * so a first word that is neither starts the label.
+ * The fields after "created" into e. With the new header the first word is
+ * "never" or a time, and anything else is an error; with the old one it is
+ * all label. Without a header, "never" or a word that starts like a time
+ * ("2027-") is the expiry, and one that starts like a time but is not a
+ * valid one is an error (a mistyped expiry must not make a token that
+ * never expires); anything else starts the label. Returns 0, or -1.
  */
-static void
-split_expiry(char *rest, entry *e)
+static int
+split_expiry(char *rest, int lines, entry *e)
 {
-	char  *label = rest;
+	char  *label = rest != NULL ? rest : "";
 	size_t w;
 
 	e->expires = 0;
-	if (rest == NULL) {
-		e->label[0] = '\0';
-		return;
-	}
-	rest += strspn(rest, " \t");
-	w = strcspn(rest, " \t");
-	if (w == 5 && strncmp(rest, "never", 5) == 0) {
-		label = rest + w;
-	} else if (w == 20) {
-		char   word[21];
-		time_t t;
-		memcpy(word, rest, w);
-		word[w] = '\0';
-		if (auth_time_parse(word, &t) == 0) {
-			e->expires = t;
-			label      = rest + w;
+	label += strspn(label, " \t");
+	w = strcspn(label, " \t");
+	if (lines != LINES_LABEL) {
+		bool timeish = w >= 5 && strspn(label, "0123456789") == 4 &&
+		               label[4] == '-';
+		if (w == 5 && strncmp(label, "never", 5) == 0) {
+			label += w;
+		} else if (timeish || lines == LINES_EXPIRES) {
+			char word[32];
+			if (w >= sizeof(word)) {
+				return (-1);
+			}
+			memcpy(word, label, w);
+			word[w] = '\0';
+			if (auth_time_parse(word, &e->expires) != 0) {
+				return (-1);
+			}
+			label += w;
 		}
 	}
 	label += strspn(label, " \t");
 	snprintf(e->label, sizeof(e->label), "%s", label);
+	return (0);
 }
 
 static int
@@ -193,6 +207,7 @@ load(const char *path, entry **out, size_t *n, char *err, size_t errlen)
 	unsigned lineno = 0;
 	entry   *v      = NULL;
 	size_t   cap    = 0;
+	int      lines  = LINES_UNKNOWN;
 
 	*out = NULL;
 	*n   = 0;
@@ -206,15 +221,21 @@ load(const char *path, entry **out, size_t *n, char *err, size_t errlen)
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char *save = NULL, *id, *role, *hash, *created, *label;
 		lineno++;
-		if (line[0] == '#' || line[0] == '\n') {
+		/* A line edited on Windows ends "\r\n". */
+		line[strcspn(line, "\r\n")] = '\0';
+		if (strcmp(line, HEADER_EXPIRES) == 0) {
+			lines = LINES_EXPIRES;
+		} else if (strcmp(line, HEADER_LABEL) == 0) {
+			lines = LINES_LABEL;
+		}
+		if (line[0] == '#' || line[0] == '\0') {
 			continue;
 		}
-		line[strcspn(line, "\n")] = '\0';
-		id                        = strtok_r(line, " \t", &save);
-		role                      = strtok_r(NULL, " \t", &save);
-		hash                      = strtok_r(NULL, " \t", &save);
-		created                   = strtok_r(NULL, " \t", &save);
-		label                     = strtok_r(NULL, "", &save);
+		id      = strtok_r(line, " \t", &save);
+		role    = strtok_r(NULL, " \t", &save);
+		hash    = strtok_r(NULL, " \t", &save);
+		created = strtok_r(NULL, " \t", &save);
+		label   = strtok_r(NULL, "", &save);
 		if (id == NULL || strlen(id) != ID_LEN ||
 		    !is_hex(id, ID_LEN) || role == NULL ||
 		    auth_role_parse(role) == AUTH_NONE || hash == NULL ||
@@ -244,7 +265,13 @@ load(const char *path, entry **out, size_t *n, char *err, size_t errlen)
 		snprintf(e->id, sizeof(e->id), "%s", id);
 		e->role = auth_role_parse(role);
 		snprintf(e->created, sizeof(e->created), "%s", created);
-		split_expiry(label, e);
+		if (split_expiry(label, lines, e) != 0) {
+			snprintf(err, errlen,
+			         "%s line %u: expires is not 'never' or a UTC "
+			         "time like 2027-03-31T00:00:00Z",
+			         path, lineno);
+			goto fail;
+		}
 		(*n)++;
 	}
 	fclose(f);
@@ -479,7 +506,7 @@ save(const char *path, const entry *v, size_t n, char *err, size_t errlen)
 		}
 		return (-1);
 	}
-	fprintf(f, "# offstat tokens: id role sha256 created expires label\n");
+	fprintf(f, "%s\n", HEADER_EXPIRES);
 	for (size_t i = 0; i < n; i++) {
 		tohex(v[i].hash, 32, hex);
 		if (v[i].expires != 0) {

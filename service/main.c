@@ -632,10 +632,11 @@ run_token(config *c, int argc, char **argv)
 		fprintf(stderr, "offstatd: out of memory\n");
 		return (1);
 	}
-	if (c->expires != NULL &&
+	if ((c->expires != NULL || c->role != NULL) &&
 	    !(argc == 1 && strcmp(argv[0], "add") == 0)) {
 		free(path);
-		return (usage_error("%s", "--expires is a token add option"));
+		return (usage_error("%s", "--role and --expires are token add "
+		                          "options"));
 	}
 	if (argc == 1 && strcmp(argv[0], "add") == 0) {
 		char      token[AUTH_TOKEN_LEN + 1];

@@ -1284,7 +1284,6 @@ test_transport(void **state)
 
 /* ------------------------------------------------------------------------
  * Tokens: wrong, malformed, revoked, expired and of the wrong role.
- * Skipped when the daemon cannot make tokens.
  */
 static char tokdir[64], tokfile[128], toklog[128];
 
@@ -1360,6 +1359,8 @@ tokens_setup(void **state)
 	    token_cmd("add --role writer --label test", writer,
 	              sizeof(writer)) != 0) {
 		print_error("offstatd token add failed\n");
+		unlink(tokfile);
+		rmdir(tokdir);
 		return (-1);
 	}
 	first = srv;

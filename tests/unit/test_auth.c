@@ -109,13 +109,61 @@ test_old_lines(void **state)
 	list_line("0000002a", line, sizeof(line));
 	assert_non_null(strstr(line, " never "));
 	assert_non_null(strstr(line, "nightly loader"));
-	/* A label that starts with a date is still a label. */
-	write_file("0000002a writer " HASH_A " 2026-01-01T00:00:00Z "
-	           "2026-01-01 loads\n");
+	/* Under the old header, a label that starts with a date or "never"
+	 * is still a label. */
+	write_file("# offstat tokens: id role sha256 created label\n"
+	           "0000002a writer " HASH_A " 2026-01-01T00:00:00Z "
+	           "2026-01-01 loads\n"
+	           "0000beef reader " HASH_B " 2026-01-01T00:00:00Z "
+	           "never again\r\n");
 	assert_int_equal(check(TOKEN_A), AUTH_WRITER);
 	list_line("0000002a", line, sizeof(line));
 	assert_non_null(strstr(line, " never "));
 	assert_non_null(strstr(line, "2026-01-01 loads"));
+	assert_int_equal(check(TOKEN_B), AUTH_READER);
+	list_line("0000beef", line, sizeof(line));
+	assert_non_null(strstr(line, "never again"));
+	assert_null(strchr(line, '\r'));
+}
+
+/* A file whose expiry cannot be read is refused, never read as a token
+ * that does not expire. */
+static void
+test_bad_expiry(void **state)
+{
+	static const char *const files[] = {
+	        /* No header: a first word that starts like a time is one. */
+	        "0000002a writer " HASH_A " 2026-01-01T00:00:00Z 2027-03-31\n",
+	        "0000002a writer " HASH_A " 2026-01-01T00:00:00Z "
+	        "2027-02-30T00:00:00Z x\n",
+	        "0000002a writer " HASH_A " 2026-01-01T00:00:00Z "
+	        "1970-01-01T00:00:00Z x\n",
+	        /* The new header: the word must be "never" or a time. */
+	        "# offstat tokens: id role sha256 created expires label\n"
+	        "0000002a writer " HASH_A " 2026-01-01T00:00:00Z loader\n",
+	        "# offstat tokens: id role sha256 created expires label\n"
+	        "0000002a writer " HASH_A " 2026-01-01T00:00:00Z\n",
+	};
+	char  err[256];
+	auth *a;
+	(void)state;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		write_file(files[i]);
+		err[0] = '\0';
+		if (auth_open(&a, path, err, sizeof(err)) == 0) {
+			auth_close(a);
+			fail_msg("file %zu was accepted", i);
+		}
+		assert_non_null(strstr(err, "expires"));
+	}
+	/* Without a header, a label that does not start like a time is a
+	 * label, and a CRLF line's expiry is read. */
+	write_file("0000002a writer " HASH_A " 2026-01-01T00:00:00Z "
+	           "2020-01-01T00:00:00Z\r\n"
+	           "0000beef reader " HASH_B
+	           " 2026-01-01T00:00:00Z loader 2\n");
+	assert_int_equal(check(TOKEN_A), AUTH_EXPIRED);
+	assert_int_equal(check(TOKEN_B), AUTH_READER);
 }
 
 static void
@@ -199,8 +247,10 @@ test_times(void **state)
 	assert_int_equal(auth_time_parse("2027-03-31T18:00:00Z", &t), 0);
 	auth_time_format(t, back, sizeof(back));
 	assert_string_equal(back, "2027-03-31T18:00:00Z");
-	assert_int_equal(auth_time_parse("1970-01-01T00:00:00Z", &t), 0);
-	assert_int_equal(t, 0);
+	/* 0 means "never": the epoch itself is refused. */
+	assert_int_equal(auth_time_parse("1970-01-01T00:00:00Z", &t), -1);
+	assert_int_equal(auth_time_parse("1970-01-01T00:00:01Z", &t), 0);
+	assert_int_equal(t, 1);
 	assert_int_equal(auth_time_parse("2024-02-29T00:00:00Z", &t), 0);
 	assert_int_equal(auth_time_parse("2027-02-31T00:00:00Z", &t), -1);
 	assert_int_equal(auth_time_parse("2023-02-29T00:00:00Z", &t), -1);
@@ -219,6 +269,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_old_lines),
 	        cmocka_unit_test(test_expiry),
+	        cmocka_unit_test(test_bad_expiry),
 	        cmocka_unit_test(test_add),
 	        cmocka_unit_test(test_times),
 	};
