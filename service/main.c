@@ -249,8 +249,18 @@ parse_args(int argc, char **argv, bool importing, config *c)
 		case OPT_SOURCE:
 		case OPT_LABEL:
 			if (!importing) {
-				return (usage_error("%s is an import option",
-				                    argv[optind - 1]));
+				/* argv[optind - 1] is the value, not the
+				 * option, after "--label TEXT". */
+				return (usage_error(
+				        "%s", opt == OPT_SKIP_BAD
+				                      ? "--skip-bad is an "
+				                        "import option"
+				              : opt == OPT_SOURCE
+				                      ? "--source is an "
+				                        "import option"
+				                      : "--label is an option "
+				                        "of import "
+				                        "and token add"));
 			}
 			if (opt == OPT_SKIP_BAD) {
 				c->skip_bad = true;
