@@ -389,6 +389,12 @@ cfg_file(cfg *c, const char *path, char *err, size_t errlen)
 }
 
 const char *
+cfg_flag_name(cfg_key key)
+{
+	return (keys[key].flag);
+}
+
+const char *
 cfg_get(const cfg *c, cfg_key key)
 {
 	return (c->value[key]);

@@ -69,6 +69,8 @@ int cfg_env(cfg *c, char *err, size_t errlen);
  * file:line and the key in err.
  */
 int cfg_file(cfg *c, const char *path, char *err, size_t errlen);
+/* A key's long flag ("--listen"), for messages. */
+const char *cfg_flag_name(cfg_key key);
 /* A key's value, or NULL when unset (the caller applies its default). */
 const char *cfg_get(const cfg *c, cfg_key key);
 /* Parses a number key's value (already checked); def when unset. */

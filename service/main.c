@@ -642,12 +642,6 @@ run_token(config *c, int argc, char **argv)
 		fprintf(stderr, "offstatd: out of memory\n");
 		return (1);
 	}
-	if ((c->expires != NULL || c->role != NULL) &&
-	    !(argc == 1 && strcmp(argv[0], "add") == 0)) {
-		free(path);
-		return (usage_error("%s", "--role and --expires are token add "
-		                          "options"));
-	}
 	if (argc == 1 && strcmp(argv[0], "add") == 0) {
 		char      token[AUTH_TOKEN_LEN + 1];
 		time_t    expires = 0;
@@ -841,7 +835,11 @@ run(int argc, char **argv, config *c)
 	if (!token && !import && optind < argc) {
 		return (usage_error("unexpected argument '%s'", argv[optind]));
 	}
-	if (!token && (c->expires != NULL || c->role != NULL)) {
+	/* Only `token add` takes these; anywhere else they would be
+	 * silently ignored. */
+	if ((c->expires != NULL || c->role != NULL) &&
+	    !(token && argc - optind == 1 &&
+	      strcmp(argv[optind], "add") == 0)) {
 		return (usage_error("%s", "--role and --expires are token add "
 		                          "options"));
 	}

@@ -744,24 +744,6 @@ fuzz_config_print(const cfg *c)
 FUZZ_STATIC const char *
 fuzz_config_one(const uint8_t *data, size_t size)
 {
-	static const char *const flags[CFG_NKEYS] = {
-	        "--listen",
-	        "--db",
-	        "--data-dir",
-	        "--tokens",
-	        "--http",
-	        "--log-level",
-	        "--workers",
-	        "--max-request",
-	        "--read-auth",
-	        "--ingest-expiry",
-	        "--tls-cert",
-	        "--tls-key",
-	        "--tls-key-password",
-	        "--tls-client-ca",
-	        "--reply-cache",
-	        "--listener-check",
-	};
 	char        path[160], err[1024], value[301];
 	const char *why = NULL;
 	cfg         c;
@@ -802,7 +784,8 @@ fuzz_config_one(const uint8_t *data, size_t size)
 		    sscanf(c.origin[k] + strlen(path), ":%u%c", &line,
 		           &rest) != 1 ||
 		    line == 0 || line > fuzz_lines(data, size)) {
-			why = fuzz_fail("%s came from '%.200s'", flags[k],
+			why = fuzz_fail("%s came from '%.200s'",
+			                cfg_flag_name((cfg_key)k),
 			                c.origin[k]);
 			break;
 		}
@@ -811,12 +794,12 @@ fuzz_config_one(const uint8_t *data, size_t size)
 			continue;
 		}
 		memset(&one, 0, sizeof(one));
-		if (cfg_flag(&one, (cfg_key)k, flags[k], v, err,
-		             sizeof(err)) != 0) {
+		if (cfg_flag(&one, (cfg_key)k, cfg_flag_name((cfg_key)k), v,
+		             err, sizeof(err)) != 0) {
 			why = fuzz_fail(
 			        "the file's %s '%.100s' is refused as a "
 			        "flag: %.200s",
-			        flags[k], v, err);
+			        cfg_flag_name((cfg_key)k), v, err);
 		}
 		cfg_free(&one);
 	}
@@ -836,18 +819,20 @@ fuzz_config_one(const uint8_t *data, size_t size)
 	for (int k = 0; k < CFG_NKEYS && why == NULL; k++) {
 		memset(&c, 0, sizeof(c));
 		err[0] = '\0';
-		if (cfg_flag(&c, (cfg_key)k, flags[k], value, err,
-		             sizeof(err)) != 0) {
-			if (strncmp(err, flags[k], strlen(flags[k])) != 0 &&
+		if (cfg_flag(&c, (cfg_key)k, cfg_flag_name((cfg_key)k), value,
+		             err, sizeof(err)) != 0) {
+			if (strncmp(err, cfg_flag_name((cfg_key)k),
+			            strlen(cfg_flag_name((cfg_key)k))) != 0 &&
 			    strcmp(err, "out of memory") != 0) {
 				why = fuzz_fail("%s refused without naming "
 				                "it: '%.200s'",
-				                flags[k], err);
+				                cfg_flag_name((cfg_key)k),
+				                err);
 			}
 		} else if (cfg_get(&c, (cfg_key)k) == NULL ||
 		           strcmp(cfg_get(&c, (cfg_key)k), value) != 0) {
 			why = fuzz_fail("%s '%.100s' was kept as '%.100s'",
-			                flags[k], value,
+			                cfg_flag_name((cfg_key)k), value,
 			                cfg_get(&c, (cfg_key)k) != NULL
 			                        ? cfg_get(&c, (cfg_key)k)
 			                        : "(nothing)");
